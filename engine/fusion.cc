@@ -1,0 +1,171 @@
+// PyTorch's fuse; see fusion.h for the semantics reproduced here.
+#include "engine/fusion.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "engine/matcher.h"
+
+namespace qprep::engine {
+namespace {
+
+constexpr int kUnclaimed = -1;
+
+// fuse.py DefaultFuseHandler.get_modules: a functional relu inside a fusion becomes an nn.ReLU
+// child; other functions / methods are kept as themselves.
+std::string ChildType(const ir::Graph& g, ir::NodeId id) {
+  const ir::Node& n = g.node(id);
+  if (n.kind == ir::NodeKind::kCallModule) return std::string(ModuleTypeOf(g, id));
+  if (n.kind == ir::NodeKind::kCallFunction && n.target == "torch.nn.functional.relu") {
+    return "torch.nn.modules.activation.ReLU";
+  }
+  return n.target;
+}
+
+// Walks a matched pattern: records every non-MatchAllNode node (fuse.py apply_match) and returns
+// the root by fuse.py's default_root_node_getter (the innermost last element).
+ir::NodeId Walk(const ir::Graph& g, const Pattern& p, ir::NodeId node,
+                std::vector<ir::NodeId>& members) {
+  if (p.op.kind != OpRef::Kind::kAny) members.push_back(node);
+  if (!p.is_tuple()) return node;
+  ir::NodeId root = node;
+  const auto& args = g.node(node).args;
+  for (size_t i = 0; i < p.args.size() && i < args.size(); ++i) {
+    if (!args[i].is_node()) continue;
+    root = Walk(g, p.args[i], args[i].node, members);
+  }
+  return root;
+}
+
+ir::Value Remap(const ir::Value& v, const std::vector<ir::NodeId>& env) {
+  ir::Value out = v;
+  if (v.is_node()) {
+    out.node = env[v.node];
+    QPREP_CHECK(out.node != ir::kNoNode);
+  }
+  for (ir::Value& item : out.items) item = Remap(item, env);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& config) {
+  const BackendConfig& backend = config.backend_config;
+  const std::vector<PatternEntry> patterns = SortedPatterns(backend, /*fusion_only=*/true);
+
+  // Matching (fuse.py _find_matches): claim[n] = index into `matches`, first claim wins.
+  struct Match {
+    ir::NodeId last;
+    ir::NodeId root;
+    std::vector<ir::NodeId> members;
+    int config_index;
+  };
+  std::vector<Match> matches;
+  std::vector<int> claim(input.num_nodes(), kUnclaimed);
+  for (size_t i = input.num_nodes(); i-- > 0;) {
+    const ir::NodeId id = static_cast<ir::NodeId>(i);
+    if (claim[id] != kUnclaimed) continue;
+    for (const PatternEntry& e : patterns) {
+      if (!IsMatch(input, id, e.pattern)) continue;
+      Match m{id, ir::kNoNode, {}, e.config_index};
+      m.root = Walk(input, e.pattern, id, m.members);
+      std::vector<ir::NodeId> claimed;
+      for (ir::NodeId n : m.members) {
+        if (claim[n] == kUnclaimed) {
+          claim[n] = static_cast<int>(matches.size());
+          claimed.push_back(n);
+        }
+      }
+      m.members = std::move(claimed);
+      std::sort(m.members.begin(), m.members.end());
+      matches.push_back(std::move(m));
+      break;
+    }
+  }
+
+  FusionResult out;
+  out.graph.set_name(input.name());
+  for (const ir::Module& mod : input.modules()) out.graph.AddModule(mod);
+  out.from_input.assign(input.num_nodes(), ir::kNoNode);
+  std::vector<ir::NodeId> env(input.num_nodes(), ir::kNoNode);
+
+  for (ir::NodeId id = 0; id < input.num_nodes(); ++id) {
+    const int mi = claim[id];
+    if (mi != kUnclaimed && matches[mi].last != id) continue;  // absorbed; emitted at `last`
+    const ir::Node& src = input.node(id);
+    ir::Node n;
+    if (mi == kUnclaimed) {
+      n = src;
+    } else {
+      const Match& m = matches[mi];
+      const BackendPatternConfig& cfg = backend.configs[m.config_index];
+      const ir::Node& root = input.node(m.root);
+      if (root.kind != ir::NodeKind::kCallModule) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "fusion pattern ", cfg.pattern.ToString(), " matched at '", src.name,
+            "' has root '", root.name, "' which is not a call_module node"));
+      }
+      FusedNode f;
+      f.root = m.root;
+      f.last = id;
+      f.members = m.members;
+      f.config_index = m.config_index;
+      const std::string root_type(ModuleTypeOf(input, m.root));
+      std::vector<std::string> children;
+      for (ir::NodeId mem : m.members) children.push_back(ChildType(input, mem));
+      const FuserMethod& fm = cfg.fuser_method;
+      if (fm.kind == FuserMethod::Kind::kSequential) {
+        f.fused_module_type = (config.is_qat && !fm.qat_module_type.empty())
+                                  ? fm.qat_module_type
+                                  : fm.eval_module_type;
+        f.is_fused_module = true;
+        f.child_module_types = children;
+      } else if (config.is_qat) {
+        f.fused_module_type = fm.qat_module_type;
+        f.is_fused_module = true;
+        f.child_module_types = children;
+      } else {
+        // Eval fold: BatchNorm disappears into the root's weights.
+        f.fused_module_type = fm.eval_module_type.empty() ? root_type : fm.eval_module_type;
+        f.is_fused_module = !fm.eval_module_type.empty();
+        for (const std::string& c : children) {
+          if (!absl::StrContains(c, "BatchNorm")) f.child_module_types.push_back(c);
+        }
+      }
+      if (f.fused_module_type.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "fusion pattern ", cfg.pattern.ToString(), " (fuser ", fm.name,
+            ") has no fused module type for ", config.is_qat ? "QAT" : "eval", " mode"));
+      }
+      // fused_graph.node_copy(root): root's name, target, args; the value is the last node's.
+      n = root;
+      n.meta = src.meta;
+      n.scope_type = f.fused_module_type;
+      ir::Module fused_mod;
+      if (const ir::Module* old = input.FindModule(root.target); old != nullptr) fused_mod = *old;
+      fused_mod.path = root.target;
+      fused_mod.type = f.fused_module_type;
+      out.graph.AddModule(std::move(fused_mod));
+      f.fused = static_cast<ir::NodeId>(out.graph.num_nodes());
+      out.fused.push_back(std::move(f));
+    }
+    for (ir::Value& a : n.args) a = Remap(a, env);
+    for (auto& [k, v] : n.kwargs) v = Remap(v, env);
+    ASSIGN_OR_RETURN(ir::NodeId new_id, out.graph.AddNode(std::move(n)));
+    env[id] = new_id;
+    out.to_input.push_back(mi == kUnclaimed ? id : matches[mi].root);
+    out.fused_index.push_back(mi == kUnclaimed ? -1 : static_cast<int>(out.fused.size()) - 1);
+    if (mi == kUnclaimed) {
+      out.from_input[id] = new_id;
+    } else {
+      for (ir::NodeId mem : matches[mi].members) out.from_input[mem] = new_id;
+    }
+  }
+  return out;
+}
+
+}  // namespace qprep::engine
