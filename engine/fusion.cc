@@ -144,7 +144,8 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       // fused_graph.node_copy(root): root's name, target, args; the value is the last node's.
       n = root;
       n.meta = src.meta;
-      n.scope_type = f.fused_module_type;
+      // scope_type stays the root's traced type: PyTorch's node_name_to_scope is recorded at
+      // trace time, before fusion, and the qconfig order level counts by it.
       ir::Module fused_mod;
       if (const ir::Module* old = input.FindModule(root.target); old != nullptr) fused_mod = *old;
       fused_mod.path = root.target;
