@@ -45,20 +45,26 @@ QG_VERSION = 1
 # Loading models and inputs
 
 
+def load_module(path):
+    """Imports a .py file as a module named after the file's stem (so a class defined there has
+    type `<stem>.<Class>`); registered in sys.modules so deepcopy and pickling find it."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mod = sys.modules.get(stem)
+    if mod is not None and getattr(mod, "__file__", None) == os.path.abspath(path):
+        return mod
+    module_spec = importlib.util.spec_from_file_location(stem, os.path.abspath(path))
+    mod = importlib.util.module_from_spec(module_spec)
+    sys.modules[stem] = mod
+    module_spec.loader.exec_module(mod)
+    return mod
+
+
 def load_python_object(spec):
-    """Returns the object named by 'path/to/file.py:NAME'. The module is named after the file's
-    stem (so a class defined there has type `<stem>.<Class>`)."""
+    """Returns the object named by 'path/to/file.py:NAME'."""
     if ":" not in spec:
         raise SystemExit(f"error: expected FILE.py:NAME, got {spec!r}")
     path, name = spec.rsplit(":", 1)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if stem in sys.modules and getattr(sys.modules[stem], "__file__", None) == os.path.abspath(path):
-        mod = sys.modules[stem]
-    else:
-        module_spec = importlib.util.spec_from_file_location(stem, os.path.abspath(path))
-        mod = importlib.util.module_from_spec(module_spec)
-        sys.modules[stem] = mod  # classes must be picklable / deepcopy-able by module name
-        module_spec.loader.exec_module(mod)
+    mod = load_module(path)
     if not hasattr(mod, name):
         raise SystemExit(f"error: {path} has no {name}")
     return getattr(mod, name)

@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""Regenerates the parity goldens in tests/parity/data/ from PyTorch 1.13.1 (the oracle).
+
+For each case: the exported input graph (`<graph>.qg` + `<graph>.summary.json`, from
+tools/export_fx.py's tracer, identical to what prepare_fx traces) and PyTorch's canonical
+placement (`<case>.ref.json`, from tools/torch_reference.py), plus `index.json` listing every
+case. Cases are the torchvision set (fbgemm and qnnpack), QAT (fbgemm), and the small models
+under tests/models/*.py (each of those files declares its own `CASES`).
+
+Rerun (Debian's python3-torch 1.13.1 and python3-torchvision 0.14.1; no downloads):
+  /usr/bin/python3 tools/gen_goldens.py                 # every case (a few minutes)
+  /usr/bin/python3 tools/gen_goldens.py --only resnet18 # cases whose id contains 'resnet18'
+  /usr/bin/python3 tools/gen_goldens.py --survey        # tests/parity/data/torchvision_survey.json
+The `torch_prepare_seconds` field is wall-clock time and changes from run to run; everything else
+is deterministic. `--survey` exports and prepares (fbgemm) every torchvision classification model
+and records which ones work, their sizes and prepare_fx times; with `--survey-dir DIR` it also
+keeps every model's .qg and reference JSON there (not committed: too large).
+"""
+
+import argparse
+import copy
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+import export_fx  # noqa: E402
+import torch_reference  # noqa: E402
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+DATA = os.path.join(ROOT, "tests", "parity", "data")
+
+TORCHVISION_SET = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "googlenet",
+                   "inception_v3", "densenet121"]
+QAT_SET = ["resnet18", "mobilenet_v2"]
+
+
+def input_shape_for(name):
+    return "1,3,299,299" if name == "inception_v3" else "1,3,224,224"
+
+
+def torchvision_cases():
+    cases = []
+    for backend in ("fbgemm", "qnnpack"):
+        for name in TORCHVISION_SET:
+            cases.append({"id": f"{name}.{backend}", "torchvision": name, "graph": name,
+                          "inputs": [input_shape_for(name)], "backend": backend, "qat": False})
+    for name in QAT_SET:
+        cases.append({"id": f"{name}.qat.fbgemm", "torchvision": name, "graph": f"{name}.train",
+                      "inputs": [input_shape_for(name)], "backend": "fbgemm", "qat": True})
+    return cases
+
+
+def small_model_cases():
+    """CASES declared by tests/models/*.py: dicts with id, factory, inputs and optionally
+    backend, qat, qconfig_mapping, prepare_custom_config, notes (see tests/models/README)."""
+    cases = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "models", "*.py"))):
+        rel = os.path.relpath(path, ROOT)
+        mod = export_fx.load_module(rel)
+        for c in getattr(mod, "CASES", []):
+            case = {"id": c["id"], "model": f"{rel}:{c['factory']}",
+                    "graph": c.get("graph", c["id"]), "inputs": c["inputs"],
+                    "backend": c.get("backend", "fbgemm"), "qat": c.get("qat", False),
+                    "mirrors": c.get("mirrors", ""), "notes": c.get("notes", "")}
+            for k in ("qconfig_mapping", "prepare_custom_config"):
+                if c.get(k):
+                    case[k] = f"{rel}:{c[k]}"
+            cases.append(case)
+    return cases
+
+
+def _pcc_summary(pcc):
+    if pcc is None:
+        return None
+    d = pcc.to_dict()
+    out = {}
+    for k, v in d.items():
+        if v in ({}, [], None):
+            continue
+        out[k] = v if isinstance(v, (list, int, str)) else repr(v)
+    return out
+
+
+def versions():
+    v = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version}\n",
+                              "python3-torch", "python3-torchvision"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        v["debian_packages"] = out
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return v
+
+
+def run_case(case, repeat, written_graphs):
+    model, _ = export_fx.build_model(case.get("torchvision"), case.get("model"), case["qat"])
+    pcc = export_fx.load_python_object(case["prepare_custom_config"])() \
+        if case.get("prepare_custom_config") else None
+    qcm = export_fx.load_python_object(case["qconfig_mapping"])() \
+        if case.get("qconfig_mapping") else None
+    example_inputs = export_fx.make_example_inputs(
+        [export_fx.parse_input_shape(s) for s in case["inputs"]])
+    graph_name = case["graph"]
+    ref, qg_text, summary = torch_reference.reference(
+        model, example_inputs, graph_name, case["backend"], case["qat"], qcm, pcc, repeat)
+    qg_file = f"{graph_name}.qg"
+    if qg_file in written_graphs and written_graphs[qg_file] != qg_text:
+        raise RuntimeError(f"two cases write different graphs to {qg_file}")
+    written_graphs[qg_file] = qg_text
+    export_fx.write_file(os.path.join(DATA, qg_file), qg_text)
+    export_fx.write_file(os.path.join(DATA, f"{graph_name}.summary.json"),
+                         json.dumps(summary, indent=2) + "\n")
+    ref_file = f"{case['id']}.ref.json"
+    ref["case"] = case["id"]
+    export_fx.write_file(os.path.join(DATA, ref_file), torch_reference.dumps(ref))
+    entry = {
+        "id": case["id"],
+        "qg": qg_file,
+        "summary": f"{graph_name}.summary.json",
+        "reference": ref_file,
+        "source": case.get("torchvision") and f"torchvision.models.{case['torchvision']}"
+        or case["model"],
+        "inputs": case["inputs"],
+        "backend": case["backend"],
+        "qat": case["qat"],
+        "qconfig_mapping": case.get("qconfig_mapping") or
+        f"get_default_{'qat_' if case['qat'] else ''}qconfig_mapping({case['backend']!r})",
+        "prepare_custom_config": _pcc_summary(pcc),
+        "observers": len(ref["observers"]),
+        "insertions": len(ref["insertions"]),
+        "nodes": summary["nodes"],
+        "torch_prepare_seconds": ref["torch_prepare_seconds"],
+    }
+    for k in ("mirrors", "notes"):
+        if case.get(k):
+            entry[k] = case[k]
+    if ref.get("notes"):
+        entry["reference_notes"] = ref["notes"]
+    return entry
+
+
+def generate(only, repeat):
+    os.makedirs(DATA, exist_ok=True)
+    index_path = os.path.join(DATA, "index.json")
+    old = {}
+    if only and os.path.exists(index_path):
+        with open(index_path) as f:
+            old = {c["id"]: c for c in json.load(f)["cases"]}
+    cases = torchvision_cases() + small_model_cases()
+    written = {}
+    entries = dict(old)
+    failures = []
+    for case in cases:
+        if only and only not in case["id"]:
+            continue
+        start = time.time()
+        try:
+            entries[case["id"]] = run_case(case, repeat, written)
+            print(f"{case['id']}: {entries[case['id']]['insertions']} insertions, "
+                  f"{time.time() - start:.1f}s", flush=True)
+        except Exception:  # record and go on: one broken case must not hide the others
+            failures.append(case["id"])
+            print(f"{case['id']}: FAILED\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+    order = [c["id"] for c in cases]
+    index = {
+        "format": "qprep.parity_index",
+        "version": 1,
+        "generator": "tools/gen_goldens.py",
+        "versions": versions(),
+        "cases": sorted(entries.values(),
+                        key=lambda e: order.index(e["id"]) if e["id"] in order else 1 << 30),
+    }
+    export_fx.write_file(index_path, json.dumps(index, indent=1) + "\n")
+    return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The torchvision survey
+
+
+def survey(out_dir, only):
+    import torchvision.models as tvm
+    results = []
+    names = tvm.list_models(module=tvm)
+    for name in names:
+        if only and only not in name:
+            continue
+        r = {"model": name, "input": input_shape_for(name)}
+        start = time.time()
+        try:
+            model, _ = export_fx.build_model(name, None, False)
+            ex = export_fx.make_example_inputs([export_fx.parse_input_shape(r["input"])])
+            r["parameters"] = sum(p.numel() for p in model.parameters())
+            try:
+                ref, qg_text, summary = torch_reference.reference(model, ex, name, "fbgemm",
+                                                                  False, None, None, 1)
+                r.update(exported=True, prepared=True, nodes=summary["nodes"],
+                         edges=summary["edges"], modules=summary["modules"],
+                         qg_bytes=len(qg_text.encode()), observers=len(ref["observers"]),
+                         insertions=len(ref["insertions"]),
+                         torch_prepare_seconds=ref["torch_prepare_seconds"])
+                if out_dir:
+                    export_fx.write_file(os.path.join(out_dir, f"{name}.qg"), qg_text)
+                    export_fx.write_file(os.path.join(out_dir, f"{name}.fbgemm.ref.json"),
+                                         torch_reference.dumps(ref))
+            except Exception as e:  # separate "cannot trace" from "traces but prepare fails"
+                try:
+                    qg_text, summary, _, _ = export_fx.export(copy.deepcopy(model), ex, name)
+                    r.update(exported=True, nodes=summary["nodes"], edges=summary["edges"],
+                             qg_bytes=len(qg_text.encode()))
+                    if out_dir:
+                        export_fx.write_file(os.path.join(out_dir, f"{name}.qg"), qg_text)
+                except Exception as e2:
+                    r.update(exported=False, export_error=f"{type(e2).__name__}: {e2}"[:500])
+                r.update(prepared=False, prepare_error=f"{type(e).__name__}: {e}"[:500])
+            del model
+        except Exception as e:
+            r.update(exported=False, error=f"{type(e).__name__}: {e}"[:500])
+        r["wall_seconds"] = round(time.time() - start, 2)
+        print(json.dumps(r), flush=True)
+        results.append(r)
+    path = os.path.join(DATA, "torchvision_survey.json")
+    old = []
+    if only and os.path.exists(path):
+        with open(path) as f:
+            old = [x for x in json.load(f)["models"] if x["model"] not in
+                   {r["model"] for r in results}]
+    allr = sorted(old + results, key=lambda x: x["model"])
+    doc = {
+        "format": "qprep.torchvision_survey",
+        "version": 1,
+        "generator": "tools/gen_goldens.py --survey",
+        "versions": versions(),
+        "backend": "fbgemm",
+        "models_total": len(allr),
+        "exported": sum(1 for x in allr if x.get("exported")),
+        "prepared": sum(1 for x in allr if x.get("prepared")),
+        "models": allr,
+    }
+    export_fx.write_file(path, json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", help="only cases (or survey models) whose id contains this")
+    p.add_argument("--repeat", type=int, default=3, help="prepare_fx timing runs per case")
+    p.add_argument("--survey", action="store_true")
+    p.add_argument("--survey-dir", help="with --survey: keep every .qg and reference here")
+    args = p.parse_args()
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(1)  # the machine is shared; timings are single-threaded
+    if args.survey:
+        if args.survey_dir:
+            os.makedirs(args.survey_dir, exist_ok=True)
+        return survey(args.survey_dir, args.only)
+    return generate(args.only, args.repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
