@@ -165,6 +165,12 @@ class Database {
   // Equivalence pairs used as premises (the pair itself, since it has no TupleId).
   std::vector<std::pair<Datum, Datum>>& equivalence_premises() { return eq_premises_; }
   const std::vector<std::pair<Datum, Datum>>& equivalence_premises() const { return eq_premises_; }
+  // Derivations of the unions of an equivalence relation; a UnionFind justification is an index
+  // into this vector.
+  std::vector<Derivation>& union_derivations(RelationId relation) { return union_derivs_[relation]; }
+  const std::vector<Derivation>& union_derivations(RelationId relation) const {
+    return union_derivs_[relation];
+  }
 
   size_t TotalFacts() const;
   size_t MemoryBytes() const;
@@ -176,6 +182,7 @@ class Database {
   std::vector<std::unique_ptr<UnionFind>> sharing_;  // non-null for equivalence relations
   std::vector<PremiseRef> premise_pool_;
   std::vector<std::pair<Datum, Datum>> eq_premises_;
+  std::vector<std::vector<Derivation>> union_derivs_;  // by RelationId; empty for tuple relations
 };
 
 }  // namespace qprep::engine
