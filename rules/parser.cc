@@ -1,0 +1,86 @@
+#include "rules/parser.h"
+
+#include <string>
+#include <utility>
+
+#include "rules/grammar/config.h"
+#include "rules/grammar/grammar.h"
+
+namespace qprep::rules {
+namespace {
+
+// After this many syntax errors in one file the rest is likely noise.
+constexpr size_t kMaxSyntaxErrors = 30;
+
+using Iter = parser::iterator_type;
+
+// Recovery point: the start of the first line after `from` that begins in column 0 with
+// something other than whitespace or a closing brace. Declarations start in column 0 by
+// convention; the lines of a block are indented.
+Iter NextDeclarationStart(const std::string& text, Iter from) {
+  Iter it = from;
+  while (it != text.end()) {
+    while (it != text.end() && *it != '\n') ++it;
+    if (it == text.end()) return it;
+    ++it;  // first character of the next line
+    if (it == text.end()) return it;
+    char c = *it;
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '}' && c != ')' && c != ']') {
+      return it;
+    }
+  }
+  return it;
+}
+
+}  // namespace
+
+ParsedFile ParseSource(std::shared_ptr<const SourceFile> file, DiagnosticSink* sink) {
+  ParsedFile out;
+  out.file = file;
+  out.positions = std::make_unique<parser::ErrorHandler>(file, sink);
+  parser::ErrorHandler& handler = *out.positions;
+  const std::string& text = file->text();
+
+  // Built by hand to be exactly parser::context_type (see rules/grammar/config.h).
+  parser::phrase_context_type skip_context(parser::kSkipper);
+  parser::context_type context(handler, skip_context);
+
+  Iter it = text.begin();
+  const Iter end = text.end();
+  size_t errors_before = sink->error_count();
+  while (true) {
+    boost::spirit::x3::skip_over(it, end, skip_context);
+    if (it == end) break;
+    if (sink->error_count() - errors_before >= kMaxSyntaxErrors) break;
+    ast::Declaration decl;
+    Iter start = it;
+    handler.ClearFailure();
+    bool ok = false;
+    try {
+      ok = parser::Declaration().parse(it, end, context, boost::spirit::x3::unused, decl);
+    } catch (const boost::spirit::x3::expectation_failure<Iter>& e) {
+      // Thrown past the top rule's handler only if the handler itself did not run.
+      handler.Expected(e.where(), e.which());
+    }
+    if (ok && !handler.failed()) {
+      out.declarations.push_back(std::move(decl));
+      continue;
+    }
+    Iter failure = start;
+    if (handler.failed()) {
+      failure = handler.failure();
+    } else {
+      Iter tok_end = start;
+      while (tok_end != end && !std::isspace(static_cast<unsigned char>(*tok_end))) ++tok_end;
+      sink->Error(handler.RangeAt(start, tok_end),
+                  "syntax error: expected a declaration (include, alias, group, observer, "
+                  "qconfig, dtype_config, qconfig_mapping, backend, relation, equivalence, or "
+                  "a rule `name: head(...) :- body.`)");
+    }
+    if (failure < start) failure = start;
+    it = NextDeclarationStart(text, failure);
+  }
+  return out;
+}
+
+}  // namespace qprep::rules
