@@ -113,6 +113,8 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       f.root = m.root;
       f.last = id;
       f.members = m.members;
+      f.last_name = src.name;
+      for (ir::NodeId mem : m.members) f.member_names.push_back(input.node(mem).name);
       f.config_index = m.config_index;
       const std::string root_type(ModuleTypeOf(input, m.root));
       std::vector<std::string> children;

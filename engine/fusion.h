@@ -32,6 +32,8 @@ struct FusedNode {
   ir::NodeId last = ir::kNoNode;   // input-graph id of the last node (its value is the output)
   std::vector<ir::NodeId> members;  // input-graph ids absorbed (root and last included), in
                                     // graph order; MatchAllNode positions excluded
+  std::string last_name;            // input-graph name of `last`: how plans name the value
+  std::vector<std::string> member_names;  // input-graph names of `members`
   std::string fused_module_type;    // type of the module now at the root's path
   // True when the result is one of torch.nn.intrinsic's _FusedModule types (not when BN was
   // folded into a plain Conv2d / Linear): only those take their first child's object_type
