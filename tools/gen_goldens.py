@@ -71,7 +71,8 @@ def small_model_cases():
             case = {"id": c["id"], "model": f"{rel}:{c['factory']}",
                     "graph": c.get("graph", c["id"]), "inputs": c["inputs"],
                     "backend": c.get("backend", "fbgemm"), "qat": c.get("qat", False),
-                    "mirrors": c.get("mirrors", ""), "notes": c.get("notes", "")}
+                    "mirrors": c.get("mirrors", ""), "notes": c.get("notes", ""),
+                    "expect_error": c.get("expect_error", False)}
             for k in ("qconfig_mapping", "prepare_custom_config"):
                 if c.get(k):
                     case[k] = f"{rel}:{c[k]}"
@@ -79,16 +80,28 @@ def small_model_cases():
     return cases
 
 
+def _jsonable(v):
+    """A readable JSON form of a PrepareCustomConfig's dict (classes by qualified name, tensors
+    by shape, nested configs recursively)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, type):
+        return f"{v.__module__}.{v.__qualname__}"
+    if isinstance(v, torch.Tensor):
+        return f"tensor{list(v.shape)}"
+    if isinstance(v, dict):
+        return {str(_jsonable(k)): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "to_dict"):
+        return _jsonable(v.to_dict())
+    return repr(v)
+
+
 def _pcc_summary(pcc):
     if pcc is None:
         return None
-    d = pcc.to_dict()
-    out = {}
-    for k, v in d.items():
-        if v in ({}, [], None):
-            continue
-        out[k] = v if isinstance(v, (list, int, str)) else repr(v)
-    return out
+    return {k: _jsonable(v) for k, v in pcc.to_dict().items() if v not in ({}, [], None)}
 
 
 def versions():
@@ -113,7 +126,8 @@ def run_case(case, repeat, written_graphs):
         [export_fx.parse_input_shape(s) for s in case["inputs"]])
     graph_name = case["graph"]
     ref, qg_text, summary = torch_reference.reference(
-        model, example_inputs, graph_name, case["backend"], case["qat"], qcm, pcc, repeat)
+        model, example_inputs, graph_name, case["backend"], case["qat"], qcm, pcc, repeat,
+        case.get("expect_error", False))
     qg_file = f"{graph_name}.qg"
     if qg_file in written_graphs and written_graphs[qg_file] != qg_text:
         raise RuntimeError(f"two cases write different graphs to {qg_file}")
@@ -140,8 +154,10 @@ def run_case(case, repeat, written_graphs):
         "observers": len(ref["observers"]),
         "insertions": len(ref["insertions"]),
         "nodes": summary["nodes"],
-        "torch_prepare_seconds": ref["torch_prepare_seconds"],
+        "torch_prepare_seconds": ref.get("torch_prepare_seconds"),
     }
+    if "error" in ref:
+        entry["error"] = ref["error"]
     for k in ("mirrors", "notes"):
         if case.get(k):
             entry[k] = case[k]

@@ -197,8 +197,9 @@ def run_prepare(model, qconfig_mapping, example_inputs, pcc, backend_config, qat
 
 
 def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_mapping=None,
-              pcc=None, repeat=1):
-    """Returns (reference_dict, qg_text, summary)."""
+              pcc=None, repeat=1, expect_error=False):
+    """Returns (reference_dict, qg_text, summary). With `expect_error`, a prepare_fx exception is
+    the answer: it is recorded as `"error"` (type and message) with no observers."""
     qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), example_inputs, graph_name,
                                                pcc)
     backend_config = backend_config_for(backend)
@@ -206,14 +207,26 @@ def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_map
         qconfig_mapping = qconfig_mapping_for(backend, qat)
     times = []
     prepared = None
+    error = None
     for _ in range(max(1, repeat)):
         m = copy.deepcopy(model)
         m.train(qat)
         start = time.perf_counter()
-        prepared = run_prepare(m, qconfig_mapping, example_inputs, copy.deepcopy(pcc),
-                               backend_config, qat)
+        try:
+            prepared = run_prepare(m, qconfig_mapping, example_inputs, copy.deepcopy(pcc),
+                                   backend_config, qat)
+        except Exception as e:  # noqa: BLE001  (PyTorch raises many types; all are the answer)
+            if not expect_error:
+                raise
+            error = f"{type(e).__name__}: {e}"
+            break
         times.append(time.perf_counter() - start)
-    observers, insertions, notes = canonical_placement(prepared, gm.graph)
+    if expect_error and error is None:
+        raise RuntimeError("prepare_fx was expected to fail but succeeded")
+    if error is None:
+        observers, insertions, notes = canonical_placement(prepared, gm.graph)
+    else:
+        observers, insertions, notes = [], [], []
     ref = {
         "format": FORMAT,
         "version": 1,
@@ -223,9 +236,12 @@ def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_map
         "torch_version": torch.__version__,
         "observers": observers,
         "insertions": insertions,
-        "torch_prepare_seconds": statistics.median(times),
-        "torch_prepare_runs": len(times),
     }
+    if error is not None:
+        ref["error"] = error
+    else:
+        ref["torch_prepare_seconds"] = statistics.median(times)
+        ref["torch_prepare_runs"] = len(times)
     if notes:
         ref["notes"] = sorted(set(notes))
     return ref, qg_text, summary

@@ -1,0 +1,54 @@
+"""Fixed-qparams ops (sigmoid, hardsigmoid, tanh, softmax) as modules, functions and methods:
+their outputs get FixedQParamsObserver instances with the op's fixed scale / zero point.
+Modeled on PyTorch's test_fixed_qparams_ops.
+Goldens: /usr/bin/python3 tools/gen_goldens.py --only fixed_qparams
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.ao.quantization import get_default_qat_qconfig_mapping, get_default_qconfig_mapping
+
+
+class FixedQParamsOps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3)
+        self.sigmoid = nn.Sigmoid()
+        self.hardsigmoid = nn.Hardsigmoid()
+        self.tanh = nn.Tanh()
+        self.softmax = nn.Softmax(dim=0)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.sigmoid(x)
+        x = torch.sigmoid(x)
+        x = x.sigmoid()
+        x = self.hardsigmoid(x)
+        x = F.hardsigmoid(x)
+        x = F.hardsigmoid(x, inplace=True)
+        x = self.tanh(x)
+        x = torch.tanh(x)
+        x = x.tanh()
+        x = self.softmax(x)
+        return x
+
+
+def model():
+    return FixedQParamsOps()
+
+
+def fbgemm_mapping():
+    return get_default_qconfig_mapping("fbgemm")
+
+
+def qat_mapping():
+    return get_default_qat_qconfig_mapping("fbgemm")
+
+
+CASES = [
+    {"id": "fixed_qparams", "factory": "model", "inputs": ["1,3,3,3"],
+     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_fixed_qparams_ops"},
+    {"id": "fixed_qparams.qat", "graph": "fixed_qparams.train", "factory": "model",
+     "inputs": ["1,3,3,3"], "qat": True, "qconfig_mapping": "qat_mapping",
+     "mirrors": "test_fixed_qparams_ops"},
+]
