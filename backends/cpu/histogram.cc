@@ -1,0 +1,305 @@
+// HistogramObserver statistics (histogram.h). Each function follows the Python method of the same
+// name in torch/ao/quantization/observer.py (1.13); the comments give the tensor dtype each step
+// runs in, since that is what makes the results bit-exact: a Python float meeting a float32
+// tensor is cast to float32 first; cumsum accumulates in double; .item() widens to double.
+#include "backends/cpu/histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "backends/cpu/kernels.h"
+
+namespace qprep::observers {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+bool Finite(float f) { return std::isfinite(f); }
+
+// torch.div(a, b, rounding_mode='floor') for float32 with b > 0: the exact floor of the real
+// quotient (c10's fmod-based formula yields exactly that); a double division cannot round across
+// an integer for float32 operands of the magnitudes involved here.
+inline float FloorDiv(float a, float b) {
+  return static_cast<float>(std::floor(static_cast<double>(a) / static_cast<double>(b)));
+}
+
+// _get_norm for float32 operands: density * ((e*e*e - b*b*b) / 3).
+inline float GetNorm(float b, float e, float density) {
+  const float n = (e * e * e - b * b * b) / 3.0f;
+  return density * n;
+}
+
+}  // namespace
+
+absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins,
+                   const ObserverOptions& options, std::vector<float>* out) {
+  if (!Finite(lo) || !Finite(hi)) {
+    return absl::InvalidArgumentError("histc: range of [" + std::to_string(lo) + ", " +
+                                      std::to_string(hi) + "] is not finite (NaN or inf input)");
+  }
+  if (lo == hi) {
+    lo -= 1;
+    hi += 1;
+  }
+  if (!(lo < hi)) return absl::InvalidArgumentError("histc: max must be larger than min");
+  const uint32_t b = static_cast<uint32_t>(bins);
+  const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
+  const int threads = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(options.num_threads, static_cast<int64_t>(n) / per)));
+  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
+  if (threads == 1) {
+    kernels::HistogramCounts(data, n, lo, hi, b, counts[0].data());
+  } else {
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const size_t s = n * t / threads, e = n * (t + 1) / threads;
+        kernels::HistogramCounts(data + s, e - s, lo, hi, b, counts[t].data());
+      });
+    }
+    kernels::HistogramCounts(data, n / threads, lo, hi, b, counts[0].data());
+    for (auto& th : pool) th.join();
+  }
+  out->assign(b, 0.0f);
+  for (uint32_t k = 0; k < b; ++k) {
+    uint64_t c = 0;
+    for (int t = 0; t < threads; ++t) c += counts[t][k];
+    (*out)[k] = static_cast<float>(c);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, float batch_min,
+                              float batch_max, const ObserverOptions& options) {
+  if (!Finite(batch_min) || !Finite(batch_max)) {
+    return absl::InvalidArgumentError(
+        "HistogramObserver: the batch contains NaN or inf (PyTorch raises on it too)");
+  }
+  const bool same_values = h->min_val == h->max_val;
+  const bool uninitialized = h->min_val == kInf && h->max_val == -kInf;
+  if (uninitialized || same_values) {
+    // A first batch (or a state that only ever saw one value) restarts the histogram.
+    std::vector<float> hist;
+    if (auto s = Histc(data, n, batch_min, batch_max, h->bins, options, &hist); !s.ok()) return s;
+    h->min_val = batch_min;
+    h->max_val = batch_max;
+    h->histogram = std::move(hist);
+    return absl::OkStatus();
+  }
+  const float min_val = h->min_val, max_val = h->max_val;
+  float combined_min = std::min(batch_min, min_val);
+  float combined_max = std::max(batch_max, max_val);
+  // _adjust_min_max, float32 throughout.
+  const float hist_bin_width =
+      (max_val - min_val) / static_cast<float>(h->bins * h->upsample_rate);
+  const float grid = static_cast<float>(h->bins) * hist_bin_width;
+  const float ratio = std::ceil((combined_max - combined_min) / grid);
+  if (!(hist_bin_width > 0) || !std::isfinite(ratio) || ratio > 1e9f) {
+    return absl::InvalidArgumentError(
+        "HistogramObserver: the new range is too wide relative to the histogram's resolution");
+  }
+  const int64_t downsample_rate = static_cast<int64_t>(ratio);
+  const float e = static_cast<float>(downsample_rate) * grid - (combined_max - combined_min);
+  combined_max = combined_max + e;
+  const int64_t start_idx =
+      static_cast<int64_t>(std::nearbyint((min_val - combined_min) / hist_bin_width));
+
+  std::vector<float> combined;
+  if (auto s = Histc(data, n, combined_min, combined_max, h->bins, options, &combined); !s.ok()) {
+    return s;
+  }
+  if (combined_min == min_val && combined_max == max_val) {
+    for (int64_t k = 0; k < h->bins; ++k) combined[k] += h->histogram[k];
+  } else {
+    // _combine_histograms(combined, self.histogram, upsample_rate, downsample_rate, start_idx):
+    // the old histogram repeated `upsample_rate` times at start_idx within Nbins*downsample_rate
+    // zeros, cumulative sums in double sampled every downsample_rate, differenced (the previous
+    // sample stored through a float32 tensor), divided by upsample_rate, cast to float32, added.
+    const int64_t nb = h->bins, up = h->upsample_rate, down = downsample_rate;
+    if (start_idx < 0 || start_idx + nb * up > nb * down) {
+      return absl::InternalError("HistogramObserver: upsampled histogram does not fit");
+    }
+    const int64_t region_end = start_idx + nb * up;
+    double acc = 0.0;
+    int64_t i = start_idx;  // next upsampled index to accumulate
+    float prev_as_float = 0.0f;
+    for (int64_t k = 0; k < nb; ++k) {
+      const int64_t sample = k * down + down - 1;
+      const int64_t stop = std::min(sample + 1, region_end);
+      for (; i < stop; ++i) acc += static_cast<double>(h->histogram[(i - start_idx) / up]);
+      const double integral = acc;
+      const double interpolated = (integral - static_cast<double>(prev_as_float)) / up;
+      combined[k] = combined[k] + static_cast<float>(interpolated);
+      prev_as_float = static_cast<float>(integral);
+    }
+  }
+  h->histogram = std::move(combined);
+  h->min_val = combined_min;
+  h->max_val = combined_max;
+  return absl::OkStatus();
+}
+
+double ComputeQuantizationError(const HistogramState& h, int64_t dst_nbins, int64_t start_bin,
+                                int64_t end_bin) {
+  // bin_width from .item() values: Python double arithmetic.
+  const double bin_width =
+      (static_cast<double>(h.max_val) - static_cast<double>(h.min_val)) / h.bins;
+  const double dst_bin_width = bin_width * (end_bin - start_bin + 1) / dst_nbins;
+  if (dst_bin_width == 0.0) return 0.0;
+  // Python floats meeting float32 tensors.
+  const float bw = static_cast<float>(bin_width);
+  const float dbw = static_cast<float>(dst_bin_width);
+  const float half = static_cast<float>(dst_bin_width / 2);
+  const float neg_half = static_cast<float>(-dst_bin_width / 2);
+  const float max_dst = static_cast<float>(dst_nbins - 1);
+  // _get_norm(tensor(-w/2), tensor(w/2), density) without the density factor.
+  const float inner_norm = (half * half * half - neg_half * neg_half * neg_half) / 3.0f;
+  double sum = 0.0;
+  for (int64_t i = 0; i < h.bins; ++i) {
+    const float count = h.histogram[i];
+    if (count == 0.0f) continue;  // contributes exactly +0
+    const float src_begin = static_cast<float>(i - start_bin) * bw;
+    const float src_end = src_begin + bw;
+    const float dst_begin = std::clamp(FloorDiv(src_begin, dbw), 0.0f, max_dst);
+    const float dst_begin_center = (dst_begin + 0.5f) * dbw;
+    const float dst_end = std::clamp(FloorDiv(src_end, dbw), 0.0f, max_dst);
+    const float density = count / bw;
+    float norm = 0.0f;
+    norm = norm + GetNorm(src_begin - dst_begin_center, half, density);
+    norm = norm + (dst_end - dst_begin - 1.0f) * (density * inner_norm);
+    const float dst_end_center = dst_end * dbw + half;
+    norm = norm + GetNorm(neg_half, src_end - dst_end_center, density);
+    sum += norm;
+  }
+  return static_cast<double>(static_cast<float>(sum));
+}
+
+std::pair<float, float> NonLinearParamSearch(const HistogramState& h, int64_t dst_nbins) {
+  const float bin_width = (h.max_val - h.min_val) / static_cast<float>(h.bins);
+  const int64_t bins = h.bins;
+  if (h.max_val == h.min_val) return {h.min_val, h.max_val};  // bin_width 0: the loop keeps both
+  // total: torch.sum (float32) then .item(); cSum: torch.cumsum (double accumulator, float32).
+  double total_d = 0.0;
+  std::vector<float> csum(bins);
+  for (int64_t k = 0; k < bins; ++k) {
+    total_d += h.histogram[k];
+    csum[k] = static_cast<float>(total_d);
+  }
+  const double total = static_cast<float>(total_d);
+  const double stepsize = 1e-5;
+  double alpha = 0.0, beta = 1.0;
+  int64_t start_bin = 0, end_bin = bins - 1;
+  double norm_min = std::numeric_limits<double>::infinity();
+  while (alpha < beta) {
+    const double next_alpha = alpha + stepsize;
+    const double next_beta = beta - stepsize;
+    // Comparisons of a float32 element with a Python float run in float32.
+    const float lo_bound = static_cast<float>(next_alpha * total);
+    const float hi_bound = static_cast<float>(next_beta * total);
+    int64_t l = start_bin, r = end_bin;
+    while (l < end_bin && csum[l] < lo_bound) ++l;
+    while (r > start_bin && csum[r] > hi_bound) --r;
+    int64_t next_start_bin = start_bin, next_end_bin = end_bin;
+    if ((l - start_bin) > (end_bin - r)) {
+      next_start_bin = l;
+      alpha = next_alpha;
+    } else {
+      next_end_bin = r;
+      beta = next_beta;
+    }
+    if (next_start_bin == start_bin && next_end_bin == end_bin) continue;
+    const double norm = ComputeQuantizationError(h, dst_nbins, next_start_bin, next_end_bin);
+    if (norm > norm_min) break;
+    norm_min = norm;
+    start_bin = next_start_bin;
+    end_bin = next_end_bin;
+  }
+  const float new_min = h.min_val + bin_width * static_cast<float>(start_bin);
+  const float new_max = h.min_val + bin_width * static_cast<float>(end_bin + 1);
+  return {new_min, new_max};
+}
+
+namespace {
+
+// Adds `src` (bins over [lo, hi]) onto `dst` (bins over [dlo, dhi]) by exact overlap, in double.
+void Rebin(const std::vector<float>& src, double lo, double hi, double dlo, double dhi,
+           std::vector<double>* dst) {
+  const int64_t ns = static_cast<int64_t>(src.size());
+  const int64_t nd = static_cast<int64_t>(dst->size());
+  const double sw = (hi - lo) / ns, dw = (dhi - dlo) / nd;
+  for (int64_t i = 0; i < ns; ++i) {
+    const double mass = src[i];
+    if (mass == 0) continue;
+    if (sw == 0) {  // a point mass (a state that saw one value)
+      int64_t k = static_cast<int64_t>(std::floor((lo - dlo) / dw));
+      (*dst)[std::clamp<int64_t>(k, 0, nd - 1)] += mass;
+      continue;
+    }
+    const double a = lo + i * sw, b = a + sw;
+    int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::floor((a - dlo) / dw)), 0, nd - 1);
+    double placed = 0;
+    for (; k < nd; ++k) {
+      const double ka = dlo + k * dw, kb = ka + dw;
+      const double overlap = std::min(b, kb) - std::max(a, ka);
+      if (overlap > 0) {
+        const double part = mass * overlap / sw;
+        (*dst)[k] += part;
+        placed += part;
+      }
+      if (kb >= b) break;
+    }
+    // Rounding at the edges: keep the mass exact.
+    (*dst)[std::clamp<int64_t>(k, 0, nd - 1)] += mass - placed;
+  }
+}
+
+}  // namespace
+
+absl::Status HistogramMerge(HistogramState* h, const HistogramState& other) {
+  if (other.bins != h->bins) {
+    return absl::InvalidArgumentError("cannot merge histograms with different bin counts");
+  }
+  const bool other_empty = other.min_val == kInf && other.max_val == -kInf;
+  if (other_empty) return absl::OkStatus();
+  if (h->min_val == kInf && h->max_val == -kInf) {
+    *h = other;
+    return absl::OkStatus();
+  }
+  // Ranges: the union, widened as _adjust_min_max would for a batch spanning `other`.
+  float combined_min = std::min(h->min_val, other.min_val);
+  float combined_max = std::max(h->max_val, other.max_val);
+  if (h->max_val > h->min_val) {
+    const float hist_bin_width =
+        (h->max_val - h->min_val) / static_cast<float>(h->bins * h->upsample_rate);
+    const float grid = static_cast<float>(h->bins) * hist_bin_width;
+    const float ratio = std::ceil((combined_max - combined_min) / grid);
+    if (hist_bin_width > 0 && std::isfinite(ratio) && ratio < 1e9f) {
+      combined_max = combined_max + (ratio * grid - (combined_max - combined_min));
+    }
+  }
+  if (combined_min == combined_max) {
+    for (int64_t k = 0; k < h->bins; ++k) h->histogram[k] += other.histogram[k];
+    return absl::OkStatus();
+  }
+  std::vector<double> acc(h->bins, 0.0);
+  // A one-value state keeps its mass in histc's middle bin of [v - 1, v + 1]: treat it as a point.
+  auto add = [&](const HistogramState& s) {
+    if (s.min_val == s.max_val) {
+      double mass = 0;
+      for (float c : s.histogram) mass += c;
+      std::vector<float> point{static_cast<float>(mass)};
+      Rebin(point, s.min_val, s.min_val, combined_min, combined_max, &acc);
+    } else {
+      Rebin(s.histogram, s.min_val, s.max_val, combined_min, combined_max, &acc);
+    }
+  };
+  add(*h);
+  add(other);
+  for (int64_t k = 0; k < h->bins; ++k) h->histogram[k] = static_cast<float>(acc[k]);
+  h->min_val = combined_min;
+  h->max_val = combined_max;
+  return absl::OkStatus();
+}
+
+}  // namespace qprep::observers

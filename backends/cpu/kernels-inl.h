@@ -1,0 +1,227 @@
+// Per-target bodies of the observer kernels (kernels.h). Included once per Highway target by
+// kernels.cc (through foreach_target.h) and by tests/observers/kernels_test.cc, which runs every
+// compiled target against the scalar references. Results equal the references bit for bit:
+// the float operations are the same IEEE operations in the same order (no FMA contraction: the
+// library builds with -ffp-contract=off), and min / max reductions are order-independent.
+
+// Highway's per-target include guard idiom.
+#if defined(QPREP_BACKENDS_CPU_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QPREP_BACKENDS_CPU_KERNELS_INL_H_
+#undef QPREP_BACKENDS_CPU_KERNELS_INL_H_
+#else
+#define QPREP_BACKENDS_CPU_KERNELS_INL_H_
+#endif
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "backends/cpu/kernels.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qprep::observers::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Running min / max with a sticky NaN flag (two independent accumulators hide latency).
+HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io, float* max_io) {
+  if (std::isnan(*min_io) || std::isnan(*max_io)) return;
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto vmin0 = hn::Set(d, *min_io), vmax0 = hn::Set(d, *max_io);
+  auto vmin1 = vmin0, vmax1 = vmax0;
+  auto nan = hn::Zero(d);  // lanes become all-ones where a NaN was seen
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::LoadU(d, p + i);
+    const auto b = hn::LoadU(d, p + i + N);
+    vmin0 = hn::Min(vmin0, a);
+    vmax0 = hn::Max(vmax0, a);
+    vmin1 = hn::Min(vmin1, b);
+    vmax1 = hn::Max(vmax1, b);
+    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Ne(a, a)), hn::VecFromMask(d, hn::Ne(b, b))));
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = hn::LoadU(d, p + i);
+    vmin0 = hn::Min(vmin0, a);
+    vmax0 = hn::Max(vmax0, a);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::Ne(a, a)));
+  }
+  if (!hn::AllFalse(d, hn::MaskFromVec(nan))) {
+    *min_io = *max_io = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  float mn = hn::GetLane(hn::MinOfLanes(d, hn::Min(vmin0, vmin1)));
+  float mx = hn::GetLane(hn::MaxOfLanes(d, hn::Max(vmax0, vmax1)));
+  for (; i < n; ++i) {
+    const float x = p[i];
+    if (std::isnan(x)) {
+      mn = mx = x;
+      break;
+    }
+    mn = x < mn ? x : mn;
+    mx = x > mx ? x : mx;
+  }
+  *min_io = mn;
+  *max_io = mx;
+}
+
+HWY_NOINLINE void MinMaxKernel(const float* p, size_t n, float* min_io, float* max_io) {
+  MinMaxImpl(p, n, min_io, max_io);
+}
+
+// [outer, C, inner]: long rows reduce one row at a time; short rows (inner small, e.g. the last
+// axis as channel axis) accumulate the whole C*inner block lane-wise across `outer` with a
+// NaN-propagating select, then fold each channel's inner elements.
+HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t channels,
+                                         size_t inner, float* mins, float* maxs) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  if (inner >= 4 * N || outer == 1) {
+    for (size_t o = 0; o < outer; ++o) {
+      for (size_t c = 0; c < channels; ++c) {
+        MinMaxImpl(p + (o * channels + c) * inner, inner, &mins[c], &maxs[c]);
+      }
+    }
+    return;
+  }
+  const size_t block = channels * inner;
+  std::vector<float> amin(block, std::numeric_limits<float>::infinity());
+  std::vector<float> amax(block, -std::numeric_limits<float>::infinity());
+  for (size_t o = 0; o < outer; ++o) {
+    const float* row = p + o * block;
+    size_t i = 0;
+    for (; i + N <= block; i += N) {
+      const auto v = hn::LoadU(d, row + i);
+      const auto isnan = hn::Ne(v, v);
+      const auto a = hn::LoadU(d, amin.data() + i);
+      const auto b = hn::LoadU(d, amax.data() + i);
+      hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Lt(v, a)), v, a), d, amin.data() + i);
+      hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Gt(v, b)), v, b), d, amax.data() + i);
+    }
+    for (; i < block; ++i) {
+      const float x = row[i];
+      if (std::isnan(x) || x < amin[i]) amin[i] = x;
+      if (std::isnan(x) || x > amax[i]) amax[i] = x;
+    }
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    float mn = mins[c], mx = maxs[c];
+    for (size_t k = 0; k < inner; ++k) {
+      const float a = amin[c * inner + k], b = amax[c * inner + k];
+      if (std::isnan(mn) || std::isnan(a) || std::isnan(b)) {
+        mn = mx = std::numeric_limits<float>::quiet_NaN();
+        break;
+      }
+      mn = a < mn ? a : mn;
+      mx = b > mx ? b : mx;
+    }
+    mins[c] = mn;
+    maxs[c] = mx;
+  }
+}
+
+// histc counts: bin indices computed N at a time, then counted into four interleaved
+// sub-histograms (so repeated bins do not serialize on one counter), summed at the end.
+HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
+                                        uint32_t bins, uint32_t* counts) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const size_t N = hn::Lanes(d);
+  const float range = hi - lo;
+  const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vrange = hn::Set(d, range);
+  const auto vbins = hn::Set(d, static_cast<float>(bins));
+  const auto vlast = hn::Set(di, static_cast<int32_t>(bins - 1));
+  const auto vskip = hn::Set(di, static_cast<int32_t>(bins));  // a spare slot for skipped values
+  const size_t stride = bins + 1;
+  std::vector<uint32_t> sub(4 * stride, 0);
+  HWY_ALIGN int32_t idx[hn::MaxLanes(d)];
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, p + i);
+    const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
+    const auto scaled = hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins);
+    // Out-of-range lanes are replaced before conversion, so no conversion overflows.
+    const auto pos = hn::ConvertTo(di, hn::IfThenElseZero(in, scaled));
+    const auto b = hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip);
+    hn::Store(b, di, idx);
+    for (size_t j = 0; j < N; ++j) ++sub[(j & 3) * stride + idx[j]];
+  }
+  for (uint32_t k = 0; k < bins; ++k) {
+    counts[k] += sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
+  }
+  reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
+}
+
+// Fake-quant of one contiguous run with one scale / zero point. `divide`: x / scale (per
+// channel) instead of x * (1 / scale) (per tensor). Requires |quant_min|, |quant_max|,
+// |zero_point| <= 2^23, so every integer involved is exact in float32 and the float clamp and
+// product equal PyTorch's int64 / double ones.
+HWY_INLINE void FakeQuantRun(const float* in, size_t n, float mul_or_div, bool divide,
+                             int64_t zero_point, int64_t quant_min, int64_t quant_max,
+                             float scale, float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vf = hn::Set(d, mul_or_div);
+  const auto vzp = hn::Set(d, static_cast<float>(zero_point));
+  const auto vqmin = hn::Set(d, static_cast<float>(quant_min));
+  const auto vqmax = hn::Set(d, static_cast<float>(quant_max));
+  const auto vscale = hn::Set(d, scale);
+  const auto vlimit = hn::Set(d, 9.2233720368547758e18f);  // 2^63: int64 conversion limit
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, in + i);
+    const auto r = hn::Round(divide ? hn::Div(v, vf) : hn::Mul(v, vf));
+    const auto qf = hn::Add(vzp, r);
+    // NaN / ±inf / |q| >= 2^63 become INT64_MIN in PyTorch's cast on x86, i.e. quant_min.
+    const auto ok = hn::Lt(hn::Abs(qf), vlimit);
+    const auto cl = hn::IfThenElse(ok, hn::Min(hn::Max(qf, vqmin), vqmax), vqmin);
+    hn::StoreU(hn::Mul(hn::Sub(cl, vzp), vscale), d, out + i);
+  }
+  for (; i < n; ++i) {
+    out[i] = reference::FakeQuantizeOne(in[i], mul_or_div, divide, zero_point, quant_min,
+                                        quant_max, scale);
+  }
+}
+
+inline bool FitsFloatExactly(int64_t v) { return v >= -(int64_t{1} << 23) && v <= (int64_t{1} << 23); }
+
+HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, float scale,
+                                              int64_t zero_point, int64_t quant_min,
+                                              int64_t quant_max, float* out) {
+  if (!FitsFloatExactly(quant_min) || !FitsFloatExactly(quant_max) ||
+      !FitsFloatExactly(zero_point)) {
+    reference::FakeQuantizePerTensor(in, n, scale, zero_point, quant_min, quant_max, out);
+    return;
+  }
+  FakeQuantRun(in, n, 1.0f / scale, false, zero_point, quant_min, quant_max, scale, out);
+}
+
+HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t outer, size_t channels,
+                                               size_t inner, const float* scale,
+                                               const int32_t* zero_point, int64_t quant_min,
+                                               int64_t quant_max, float* out) {
+  bool exact = FitsFloatExactly(quant_min) && FitsFloatExactly(quant_max);
+  for (size_t c = 0; c < channels && exact; ++c) exact = FitsFloatExactly(zero_point[c]);
+  if (!exact) {
+    reference::FakeQuantizePerChannel(in, outer, channels, inner, scale, zero_point, quant_min,
+                                      quant_max, out);
+    return;
+  }
+  for (size_t o = 0; o < outer; ++o) {
+    for (size_t c = 0; c < channels; ++c) {
+      const size_t base = (o * channels + c) * inner;
+      FakeQuantRun(in + base, inner, scale[c], true, zero_point[c], quant_min, quant_max,
+                   scale[c], out + base);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace qprep::observers::kernels
+HWY_AFTER_NAMESPACE();
+
+#endif  // QPREP_BACKENDS_CPU_KERNELS_INL_H_ toggle
