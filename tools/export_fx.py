@@ -264,6 +264,10 @@ def qg_target(s):
     return s if _is_dotted(s) else qg_string(s)
 
 
+def qg_module_path(p):
+    return "<root>" if not p else qg_target(p)
+
+
 # ----------------------------------------------------------------------------------------------
 # Result metadata (shape propagation)
 
@@ -375,7 +379,7 @@ def graph_to_qg(gm, tracer, root, graph_name, metas):
     order = {p: i for i, p in enumerate(_all_module_paths(root))}
     missing = [p for p in referenced if p not in order]
     if missing:
-        raise SystemExit(f"error: scope/target paths not found among submodules: {missing}")
+        raise ValueError(f"scope/target paths not found among submodules: {missing}")
     paths = sorted(referenced, key=lambda p: order[p])
 
     lines = [f"qgraph {QG_VERSION}"]
@@ -386,9 +390,9 @@ def graph_to_qg(gm, tracer, root, graph_name, metas):
     for p in paths:
         m = root.get_submodule(p) if p else root
         module_types[p] = module_type_name(m)
-        if p and not _is_dotted(p):
-            raise SystemExit(f"error: module path {p!r} cannot be written in .qg")
-        head = f"module {p if p else '<root>'} : {module_types[p]}"
+        # Paths that are not dotted names (regnet's `block1-0`) are written as JSON strings; this
+        # needs module_path := '<root>' | dotted_name | STRING in docs/qg-format.md.
+        head = f"module {qg_module_path(p)} : {module_types[p]}"
         attrs = module_attrs(m)
         if attrs:
             head += "(" + ", ".join(f"{k}={qg_value(v)}" for k, v in attrs) + ")"
@@ -425,7 +429,7 @@ def graph_to_qg(gm, tracer, root, graph_name, metas):
             line += f" -> {metas[n.name]}"
         scope_path = scopes.get(n.name, ("", None))[0]
         if scope_path:
-            line += f" @{scope_path}"
+            line += f" @{qg_module_path(scope_path)}"
         lines.append(line)
     text = "\n".join(lines) + "\n"
     summary = {

@@ -10,6 +10,7 @@ under tests/models/*.py (each of those files declares its own `CASES`).
 Rerun (Debian's python3-torch 1.13.1 and python3-torchvision 0.14.1; no downloads):
   /usr/bin/python3 tools/gen_goldens.py                 # every case (a few minutes)
   /usr/bin/python3 tools/gen_goldens.py --only resnet18 # cases whose id contains 'resnet18'
+  /usr/bin/python3 tools/gen_goldens.py --check         # regenerate to a temp dir and compare
   /usr/bin/python3 tools/gen_goldens.py --survey        # tests/parity/data/torchvision_survey.json
 The `torch_prepare_seconds` field is wall-clock time and changes from run to run; everything else
 is deterministic. `--survey` exports and prepares (fbgemm) every torchvision classification model
@@ -116,7 +117,7 @@ def versions():
     return v
 
 
-def run_case(case, repeat, written_graphs):
+def run_case(case, repeat, written_graphs, data_dir):
     model, _ = export_fx.build_model(case.get("torchvision"), case.get("model"), case["qat"])
     pcc = export_fx.load_python_object(case["prepare_custom_config"])() \
         if case.get("prepare_custom_config") else None
@@ -132,12 +133,12 @@ def run_case(case, repeat, written_graphs):
     if qg_file in written_graphs and written_graphs[qg_file] != qg_text:
         raise RuntimeError(f"two cases write different graphs to {qg_file}")
     written_graphs[qg_file] = qg_text
-    export_fx.write_file(os.path.join(DATA, qg_file), qg_text)
-    export_fx.write_file(os.path.join(DATA, f"{graph_name}.summary.json"),
+    export_fx.write_file(os.path.join(data_dir, qg_file), qg_text)
+    export_fx.write_file(os.path.join(data_dir, f"{graph_name}.summary.json"),
                          json.dumps(summary, indent=2) + "\n")
     ref_file = f"{case['id']}.ref.json"
     ref["case"] = case["id"]
-    export_fx.write_file(os.path.join(DATA, ref_file), torch_reference.dumps(ref))
+    export_fx.write_file(os.path.join(data_dir, ref_file), torch_reference.dumps(ref))
     entry = {
         "id": case["id"],
         "qg": qg_file,
@@ -166,9 +167,9 @@ def run_case(case, repeat, written_graphs):
     return entry
 
 
-def generate(only, repeat):
-    os.makedirs(DATA, exist_ok=True)
-    index_path = os.path.join(DATA, "index.json")
+def generate(only, repeat, data_dir=DATA):
+    os.makedirs(data_dir, exist_ok=True)
+    index_path = os.path.join(data_dir, "index.json")
     old = {}
     if only and os.path.exists(index_path):
         with open(index_path) as f:
@@ -182,7 +183,7 @@ def generate(only, repeat):
             continue
         start = time.time()
         try:
-            entries[case["id"]] = run_case(case, repeat, written)
+            entries[case["id"]] = run_case(case, repeat, written, data_dir)
             print(f"{case['id']}: {entries[case['id']]['insertions']} insertions, "
                   f"{time.time() - start:.1f}s", flush=True)
         except Exception:  # record and go on: one broken case must not hide the others
@@ -268,10 +269,53 @@ def survey(out_dir, only):
     return 0
 
 
+_TIMING_KEYS = ("torch_prepare_seconds", "torch_prepare_runs")
+
+
+def _strip_timing(obj):
+    if isinstance(obj, dict):
+        return {k: _strip_timing(v) for k, v in obj.items() if k not in _TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_strip_timing(v) for v in obj]
+    return obj
+
+
+def check(only):
+    """Regenerates into a temporary directory and compares with the committed goldens: .qg and
+    summaries byte for byte, references and the index as JSON without the timing fields. Exit
+    status 1 on any difference (a changed PyTorch, exporter or reference tool)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        status = generate(only, 1, tmp)
+        bad = []
+        for name in sorted(os.listdir(tmp)):
+            mine, theirs = os.path.join(tmp, name), os.path.join(DATA, name)
+            if not os.path.exists(theirs):
+                bad.append(f"{name}: not committed")
+                continue
+            with open(mine) as a, open(theirs) as b:
+                ta, tb = a.read(), b.read()
+            if name.endswith(".ref.json") or name == "index.json":
+                ja, jb = _strip_timing(json.loads(ta)), _strip_timing(json.loads(tb))
+                if name == "index.json":
+                    ids = {c["id"] for c in ja["cases"]}
+                    jb["cases"] = [c for c in jb["cases"] if c["id"] in ids]
+                if ja != jb:
+                    bad.append(f"{name}: differs")
+            elif ta != tb:
+                bad.append(f"{name}: differs")
+        for b in bad:
+            print(b, file=sys.stderr)
+        print(f"checked {len(os.listdir(tmp))} files: {len(bad)} differ")
+        return 1 if bad or status else 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", help="only cases (or survey models) whose id contains this")
     p.add_argument("--repeat", type=int, default=3, help="prepare_fx timing runs per case")
+    p.add_argument("--check", action="store_true",
+                   help="regenerate into a temporary directory and compare with the goldens")
     p.add_argument("--survey", action="store_true")
     p.add_argument("--survey-dir", help="with --survey: keep every .qg and reference here")
     args = p.parse_args()
@@ -281,6 +325,8 @@ def main():
         if args.survey_dir:
             os.makedirs(args.survey_dir, exist_ok=True)
         return survey(args.survey_dir, args.only)
+    if args.check:
+        return check(args.only)
     return generate(args.only, args.repeat)
 
 

@@ -6,7 +6,8 @@ Goldens: /usr/bin/python3 tools/gen_goldens.py --only fixed_qparams
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.ao.quantization import get_default_qat_qconfig_mapping, get_default_qconfig_mapping
+from torch.ao.quantization import (QConfigMapping, default_qconfig,
+                                   get_default_qat_qconfig_mapping, get_default_qconfig_mapping)
 
 
 class FixedQParamsOps(nn.Module):
@@ -33,8 +34,26 @@ class FixedQParamsOps(nn.Module):
         return x
 
 
+class ConvSigmoid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3)
+
+    def forward(self, x):
+        return torch.sigmoid(self.conv(x))
+
+
 def model():
     return FixedQParamsOps()
+
+
+def conv_sigmoid():
+    return ConvSigmoid()
+
+
+def wrong_qconfig_mapping():
+    """A MinMaxObserver on sigmoid: not the fixed qparams the backend requires."""
+    return QConfigMapping().set_global(default_qconfig)
 
 
 def fbgemm_mapping():
@@ -51,4 +70,8 @@ CASES = [
     {"id": "fixed_qparams.qat", "graph": "fixed_qparams.train", "factory": "model",
      "inputs": ["1,3,3,3"], "qat": True, "qconfig_mapping": "qat_mapping",
      "mirrors": "test_fixed_qparams_ops"},
+    {"id": "fixed_qparams_wrong_qconfig", "factory": "conv_sigmoid", "inputs": ["1,3,3,3"],
+     "qconfig_mapping": "wrong_qconfig_mapping", "expect_error": True,
+     "mirrors": "test_fixed_qparams_ops (wrong qconfig; PYTORCH_PREPARE.md item 10)",
+     "notes": "1.13 raises ValueError; 2.x warns and leaves sigmoid fp32 (follow 2.x)"},
 ]
