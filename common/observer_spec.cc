@@ -131,6 +131,8 @@ SpecValue V(int64_t i) { return SpecValue{i}; }
 SpecValue V(int i) { return SpecValue{static_cast<int64_t>(i)}; }
 SpecValue V(double d) { return SpecValue{d}; }
 SpecValue V(std::string_view s) { return SpecValue{std::string(s)}; }
+// Without this, a string literal would pick V(bool).
+SpecValue V(const char* s) { return SpecValue{std::string(s)}; }
 
 std::vector<ArgDef> UniformArgs(std::string_view qscheme) {
   return {

@@ -42,13 +42,13 @@ HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io,
     vmax0 = hn::Max(vmax0, a);
     vmin1 = hn::Min(vmin1, b);
     vmax1 = hn::Max(vmax1, b);
-    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Ne(a, a)), hn::VecFromMask(d, hn::Ne(b, b))));
+    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Not(hn::Eq(a, a))), hn::VecFromMask(d, hn::Not(hn::Eq(b, b)))));
   }
   for (; i + N <= n; i += N) {
     const auto a = hn::LoadU(d, p + i);
     vmin0 = hn::Min(vmin0, a);
     vmax0 = hn::Max(vmax0, a);
-    nan = hn::Or(nan, hn::VecFromMask(d, hn::Ne(a, a)));
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::Not(hn::Eq(a, a))));
   }
   if (!hn::AllFalse(d, hn::MaskFromVec(nan))) {
     *min_io = *max_io = std::numeric_limits<float>::quiet_NaN();
@@ -96,7 +96,7 @@ HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t ch
     size_t i = 0;
     for (; i + N <= block; i += N) {
       const auto v = hn::LoadU(d, row + i);
-      const auto isnan = hn::Ne(v, v);
+      const auto isnan = hn::Not(hn::Eq(v, v));  // Ne is ordered: false for NaN
       const auto a = hn::LoadU(d, amin.data() + i);
       const auto b = hn::LoadU(d, amax.data() + i);
       hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Lt(v, a)), v, a), d, amin.data() + i);

@@ -434,6 +434,11 @@ class PerChannelObserver final : public Observer {
   absl::Status Observe(const float* data, const std::vector<int64_t>& shape) override {
     ASSIGN_OR_RETURN(size_t n, NumElements(shape));
     if (n == 0) return absl::OkStatus();
+    if (shape.size() < 2) {
+      // PyTorch flattens the permuted tensor from dim 1, which a 1-D tensor lacks.
+      return absl::InvalidArgumentError(
+          "per-channel observers need a tensor of rank >= 2 (PyTorch: Dimension out of range)");
+    }
     ASSIGN_OR_RETURN(ChannelView v, ViewAround(shape, ch_axis_));
     std::vector<float> cur_min, cur_max;
     BatchChannelMinMax(data, v, options(), &cur_min, &cur_max);
@@ -810,6 +815,11 @@ class FakeQuantizeImpl final : public Observer {
     std::vector<float> cur_min, cur_max;
     ChannelView v;
     if (per_channel_) {
+      if (shape.size() < 2) {
+        return absl::InvalidArgumentError(
+            "per-channel fake-quantize needs a tensor of rank >= 2 (PyTorch: Dimension out of "
+            "range)");
+      }
       ASSIGN_OR_RETURN(v, ViewAround(shape, ch_axis_));
     }
     if (observer_enabled_ && n > 0) {
