@@ -69,14 +69,14 @@ HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io,
   *max_io = mx;
 }
 
-HWY_NOINLINE void MinMaxKernel(const float* p, size_t n, float* min_io, float* max_io) {
+static HWY_NOINLINE void MinMaxKernel(const float* p, size_t n, float* min_io, float* max_io) {
   MinMaxImpl(p, n, min_io, max_io);
 }
 
 // [outer, C, inner]: long rows reduce one row at a time; short rows (inner small, e.g. the last
 // axis as channel axis) accumulate the whole C*inner block lane-wise across `outer` with a
 // NaN-propagating select, then fold each channel's inner elements.
-HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t channels,
+static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t channels,
                                          size_t inner, float* mins, float* maxs) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
@@ -126,7 +126,7 @@ HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t ch
 
 // histc counts: bin indices computed N at a time, then counted into four interleaved
 // sub-histograms (so repeated bins do not serialize on one counter), summed at the end.
-HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
+static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
                                         uint32_t bins, uint32_t* counts) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
@@ -189,7 +189,7 @@ HWY_INLINE void FakeQuantRun(const float* in, size_t n, float mul_or_div, bool d
 
 inline bool FitsFloatExactly(int64_t v) { return v >= -(int64_t{1} << 23) && v <= (int64_t{1} << 23); }
 
-HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, float scale,
+static HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, float scale,
                                               int64_t zero_point, int64_t quant_min,
                                               int64_t quant_max, float* out) {
   if (!FitsFloatExactly(quant_min) || !FitsFloatExactly(quant_max) ||
@@ -200,7 +200,7 @@ HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, float s
   FakeQuantRun(in, n, 1.0f / scale, false, zero_point, quant_min, quant_max, scale, out);
 }
 
-HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t outer, size_t channels,
+static HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t outer, size_t channels,
                                                size_t inner, const float* scale,
                                                const int32_t* zero_point, int64_t quant_min,
                                                int64_t quant_max, float* out) {
