@@ -1,0 +1,454 @@
+// The calibration driver; see calibrate.h for the contract and docs/calibration.md for the data
+// layout, the state directory and the output format.
+#include "backends/cpu/calibrate/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "backends/cpu/calibrate/calibrators_extra.h"
+#include "backends/cpu/calibrate/npy.h"
+#include "common/file_io.h"
+#include "common/status_macros.h"
+
+namespace qprep::observers {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+absl::Status PlanError(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("plan: ", where, ": ", what));
+}
+
+absl::StatusOr<SpecValue> ToSpecValue(const json& v, const std::string& where) {
+  if (v.is_null()) return SpecValue{std::monostate{}};
+  if (v.is_boolean()) return SpecValue{v.get<bool>()};
+  if (v.is_number_integer()) return SpecValue{v.get<int64_t>()};
+  if (v.is_number_float()) return SpecValue{v.get<double>()};
+  if (v.is_string()) return SpecValue{v.get<std::string>()};
+  return PlanError(where, "argument values must be null, bool, number or string");
+}
+
+// PyTorch's default quant range for a dtype (calculate_qmin_qmax without a custom range).
+std::pair<int64_t, int64_t> DefaultRange(const std::string& dtype, bool reduce_range) {
+  if (dtype == "qint8") return reduce_range ? std::pair<int64_t, int64_t>{-64, 63} : std::pair<int64_t, int64_t>{-128, 127};
+  if (dtype == "quint8") return {0, reduce_range ? 127 : 255};
+  if (dtype == "qint32") return {-(int64_t{1} << 31), (int64_t{1} << 31) - 1};
+  return {0, 15};
+}
+
+// The classes whose plan args carry an effective quant range (UniformQuantizationObserverBase).
+bool HasEffectiveRange(const std::string& cls) {
+  static const std::set<std::string> kClasses = {
+      "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
+      "MovingAveragePerChannelMinMaxObserver", "HistogramObserver", "PercentileObserver",
+      "EntropyObserver", "MSEObserver"};
+  return kClasses.count(cls) > 0;
+}
+
+// Written arguments for a class from plan args. The plan holds the *effective* quant range;
+// `has_customized_qrange` tells the spec builder not to apply reduce_range again. Plans that do
+// not carry it (tools/torch_reference.py's) get it inferred: customized iff the range differs
+// from the dtype's default.
+absl::StatusOr<std::vector<std::pair<std::string, SpecValue>>> WrittenArgs(
+    const std::string& cls, const json& args, const std::string& where) {
+  std::vector<std::pair<std::string, SpecValue>> out;
+  if (args.is_null()) return out;
+  if (!args.is_object()) return PlanError(where, "\"args\" must be an object");
+  for (const auto& [k, v] : args.items()) {
+    ASSIGN_OR_RETURN(SpecValue sv, ToSpecValue(v, absl::StrCat(where, ".args.", k)));
+    out.emplace_back(k, std::move(sv));
+  }
+  if (HasEffectiveRange(cls) && !args.contains("has_customized_qrange") &&
+      args.contains("quant_min") && args.contains("quant_max") &&
+      args["quant_min"].is_number_integer() && args["quant_max"].is_number_integer()) {
+    const std::string dtype = args.value("dtype", std::string("quint8"));
+    const bool rr = args.contains("reduce_range") && args["reduce_range"].is_boolean() &&
+                    args["reduce_range"].get<bool>();
+    const auto def = DefaultRange(dtype, rr);
+    const bool customized = args["quant_min"].get<int64_t>() != def.first ||
+                            args["quant_max"].get<int64_t>() != def.second;
+    out.emplace_back("has_customized_qrange", SpecValue{customized});
+  }
+  return out;
+}
+
+// A plan name used as a path component: no separators, no dot-dot.
+bool SafeName(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
+         s.find('\\') == std::string::npos && s.find('\0') == std::string::npos;
+}
+
+std::vector<std::string> NpyFilesIn(const fs::path& dir, std::error_code& ec) {
+  std::vector<std::string> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".npy" && it->is_regular_file(ec)) {
+      files.push_back(it->path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+const char* KindName(ObserverKind k) {
+  switch (k) {
+    case ObserverKind::kStatistics:
+      return "statistics";
+    case ObserverKind::kFixed:
+      return "fixed";
+    case ObserverKind::kMarker:
+      return "marker";
+    case ObserverKind::kFakeQuantize:
+      return "fake_quantize";
+  }
+  return "?";
+}
+
+bool CollectsData(const Observer& o) {
+  return o.kind() == ObserverKind::kStatistics || o.kind() == ObserverKind::kFakeQuantize;
+}
+
+}  // namespace
+
+absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
+  if (!entry.is_object()) return PlanError("observers[]", "must be an object");
+  const std::string where = absl::StrCat("observers[", entry.value("id", -1), "]");
+  if (entry.contains("spec") && entry["spec"].is_string()) {
+    return ParseObserverSpec(entry["spec"].get<std::string>());
+  }
+  if (!entry.contains("class") || !entry["class"].is_string()) {
+    return PlanError(where, "\"class\" (a string) is required");
+  }
+  const std::string cls = entry["class"].get<std::string>();
+  const json args = entry.contains("args") ? entry["args"] : json::object();
+  if (entry.contains("observer") && entry["observer"].is_object()) {
+    // A fake-quant: the inner observer's class and args; the outer args (quant range) repeat
+    // the inner ones or are forwarded to it.
+    const json& inner = entry["observer"];
+    if (!inner.contains("class") || !inner["class"].is_string()) {
+      return PlanError(where, "\"observer\" needs a \"class\"");
+    }
+    const std::string inner_cls = inner["class"].get<std::string>();
+    json inner_args = inner.contains("args") ? inner["args"] : inner;
+    if (!inner.contains("args")) inner_args.erase("class");
+    ASSIGN_OR_RETURN(auto written, WrittenArgs(inner_cls, inner_args, where + ".observer"));
+    std::set<std::string> seen;
+    for (const auto& kv : written) seen.insert(kv.first);
+    written.insert(written.begin(), {"observer", SpecValue{inner_cls}});
+    if (args.is_object()) {
+      for (const auto& [k, v] : args.items()) {
+        if (seen.count(k) || k == "observer" || k == "has_customized_qrange") continue;
+        ASSIGN_OR_RETURN(SpecValue sv, ToSpecValue(v, absl::StrCat(where, ".args.", k)));
+        written.emplace_back(k, std::move(sv));
+      }
+    }
+    absl::StatusOr<ObserverSpec> spec = MakeObserverSpec(cls, written);
+    if (!spec.ok()) return PlanError(where, std::string(spec.status().message()));
+    return spec;
+  }
+  ASSIGN_OR_RETURN(auto written, WrittenArgs(cls, args, where));
+  absl::StatusOr<ObserverSpec> spec = MakeObserverSpec(cls, written);
+  if (!spec.ok()) return PlanError(where, std::string(spec.status().message()));
+  return spec;
+}
+
+absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
+  if (!j.is_object()) return absl::InvalidArgumentError("plan: the top level must be an object");
+  const std::string format = j.value("format", std::string());
+  if (format != "qprep.plan" && format != "qprep.torch_reference") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan: \"format\" is '", format, "', expected \"qprep.plan\""));
+  }
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1) {
+    return absl::InvalidArgumentError("plan: only \"version\": 1 is supported");
+  }
+  CalibrationPlan plan;
+  if (j.contains("graph") && j["graph"].is_string()) plan.graph = j["graph"].get<std::string>();
+  if (j.contains("backend") && j["backend"].is_string()) {
+    plan.backend = j["backend"].get<std::string>();
+  }
+  if (!j.contains("observers") || !j["observers"].is_array()) {
+    return PlanError("observers", "an array is required");
+  }
+  if (!j.contains("insertions") || !j["insertions"].is_array()) {
+    return PlanError("insertions", "an array is required");
+  }
+  for (size_t i = 0; i < j["observers"].size(); ++i) {
+    const json& e = j["observers"][i];
+    if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer() ||
+        e["id"].get<int64_t>() != static_cast<int64_t>(i)) {
+      return PlanError(absl::StrCat("observers[", i, "]"), "\"id\" must equal its index");
+    }
+    ASSIGN_OR_RETURN(ObserverSpec spec, SpecFromPlanEntry(e));
+    plan.observers.push_back({static_cast<int64_t>(i), std::move(spec)});
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < j["insertions"].size(); ++i) {
+    const json& e = j["insertions"][i];
+    const std::string where = absl::StrCat("insertions[", i, "]");
+    if (!e.is_object()) return PlanError(where, "must be an object");
+    PlanInsertion ins;
+    if (!e.contains("name") || !e["name"].is_string()) return PlanError(where, "\"name\" required");
+    ins.name = e["name"].get<std::string>();
+    if (!e.contains("observer") || !e["observer"].is_number_integer()) {
+      return PlanError(where, "\"observer\" (an id) required");
+    }
+    ins.observer = e["observer"].get<int64_t>();
+    if (ins.observer < 0 || ins.observer >= static_cast<int64_t>(plan.observers.size())) {
+      return PlanError(where, absl::StrCat("observer id ", ins.observer, " is not in \"observers\""));
+    }
+    if (!e.contains("value") || !e["value"].is_string()) return PlanError(where, "\"value\" required");
+    ins.value = e["value"].get<std::string>();
+    if (e.contains("consumers") && e["consumers"].is_array()) {
+      for (const json& c : e["consumers"]) {
+        if (c.is_string()) ins.consumers.push_back(c.get<std::string>());
+      }
+    }
+    if (!SafeName(ins.name)) return PlanError(where, "name is not usable as a file name");
+    if (!names.insert(ins.name).second) {
+      return PlanError(where, absl::StrCat("duplicate insertion name '", ins.name, "'"));
+    }
+    plan.insertions.push_back(std::move(ins));
+  }
+  return plan;
+}
+
+json FloatToJson(float f) {
+  if (std::isnan(f)) return "nan";
+  if (std::isinf(f)) return f > 0 ? "inf" : "-inf";
+  return static_cast<double>(f);
+}
+
+json QParamsToJson(const Observer& observer, const QParams& qp) {
+  json scale = json::array(), zp = json::array(), mins = json::array(), maxs = json::array();
+  for (float s : qp.scale) scale.push_back(FloatToJson(s));
+  if (qp.float_zero_point) {
+    for (float z : qp.zero_point_float) zp.push_back(FloatToJson(z));
+  } else {
+    for (int64_t z : qp.zero_point) zp.push_back(z);
+  }
+  for (float v : observer.min_val()) mins.push_back(FloatToJson(v));
+  for (float v : observer.max_val()) maxs.push_back(FloatToJson(v));
+  return json{{"scale", scale}, {"zero_point", zp}, {"min_val", mins}, {"max_val", maxs}};
+}
+
+absl::StatusOr<std::unique_ptr<Calibration>> Calibration::Create(CalibrationPlan plan,
+                                                                  CalibrateOptions options) {
+  RegisterExtraCalibrators();
+  std::unique_ptr<Calibration> c(new Calibration(std::move(plan), options));
+  ObserverOptions oo;
+  oo.num_threads = std::max(1, options.num_threads);
+  for (const PlanObserver& po : c->plan_.observers) {
+    absl::StatusOr<std::unique_ptr<Observer>> o = MakeObserver(po.spec, oo);
+    if (!o.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("observer ", po.id, " (", po.spec.ToString(), "): ", o.status().message()));
+    }
+    c->observers_.push_back(std::move(*o));
+  }
+  c->batches_.assign(c->observers_.size(), 0);
+  c->elements_.assign(c->observers_.size(), 0);
+  c->insertion_files_.assign(c->plan_.insertions.size(), 0);
+  return c;
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> Calibration::FindBatches(
+    const std::string& dir) const {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("data directory '", dir, "' does not exist"));
+  }
+  std::vector<std::vector<std::string>> out(plan_.insertions.size());
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < plan_.insertions.size(); ++i) {
+    const PlanInsertion& ins = plan_.insertions[i];
+    if (!CollectsData(*observers_[ins.observer])) continue;
+    std::vector<std::string> names = {ins.name};
+    if (SafeName(ins.value)) names.push_back(ins.value);
+    for (const std::string& name : names) {
+      const fs::path sub = fs::path(dir) / name;
+      if (fs::is_directory(sub, ec)) {
+        out[i] = NpyFilesIn(sub, ec);
+        if (ec) return absl::InternalError(absl::StrCat("cannot list ", sub.string(), ": ", ec.message()));
+        if (!out[i].empty()) break;
+      }
+      const fs::path file = fs::path(dir) / (name + ".npy");
+      if (fs::is_regular_file(file, ec)) {
+        out[i] = {file.string()};
+        break;
+      }
+    }
+    if (out[i].empty()) missing.push_back(absl::StrCat(ins.name, " (value ", ins.value, ")"));
+  }
+  if (!missing.empty() && !options_.allow_missing) {
+    const size_t shown = std::min<size_t>(missing.size(), 5);
+    return absl::NotFoundError(absl::StrCat(
+        "no .npy batches in '", dir, "' for ", missing.size(), " insertion(s): ",
+        absl::StrJoin(missing.begin(), missing.begin() + shown, ", "),
+        missing.size() > shown ? ", ..." : "",
+        " (expected DIR/<insertion>/*.npy, DIR/<insertion>.npy, DIR/<value>/*.npy or "
+        "DIR/<value>.npy; --allow-missing to skip)"));
+  }
+  return out;
+}
+
+absl::Status Calibration::ObserveDir(const std::string& dir,
+                                     const std::function<void(const CalibrateProgress&)>& progress) {
+  ASSIGN_OR_RETURN(auto files, FindBatches(dir));
+  size_t passes = 0;
+  for (const auto& f : files) passes = std::max(passes, f.size());
+  CalibrateProgress p;
+  p.num_passes = static_cast<int64_t>(passes);
+  for (size_t pass = 0; pass < passes; ++pass) {
+    for (size_t i = 0; i < plan_.insertions.size(); ++i) {
+      if (pass >= files[i].size()) continue;
+      const PlanInsertion& ins = plan_.insertions[i];
+      ASSIGN_OR_RETURN(NpyArray a, ReadNpy(files[i][pass]));
+      absl::Status s = observers_[ins.observer]->Observe(a.data.data(), a.shape);
+      if (!s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(files[i][pass], ": insertion ", ins.name,
+                                                   ": ", s.message()));
+      }
+      ++batches_[ins.observer];
+      elements_[ins.observer] += a.num_elements();
+      ++insertion_files_[i];
+      ++p.files_done;
+      p.bytes_done += a.num_elements() * static_cast<int64_t>(sizeof(float));
+    }
+    p.pass = static_cast<int64_t>(pass) + 1;
+    if (progress) progress(p);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Calibration::SaveState(const std::string& dir) const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  json manifest = {{"format", "qprep.calibration_state"},
+                   {"version", 1},
+                   {"graph", plan_.graph},
+                   {"backend", plan_.backend}};
+  json obs = json::array();
+  for (size_t id = 0; id < observers_.size(); ++id) {
+    obs.push_back({{"id", id},
+                   {"spec", observers_[id]->spec().ToString()},
+                   {"batches", batches_[id]},
+                   {"elements", elements_[id]},
+                   {"file", absl::StrCat("observer_", id, ".json")}});
+    RETURN_IF_ERROR(WriteFileAtomically((fs::path(dir) / absl::StrCat("observer_", id, ".json")).string(),
+                                        observers_[id]->SerializeState()));
+  }
+  manifest["observers"] = obs;
+  manifest["insertion_files"] = insertion_files_;
+  // The manifest last: a directory with a manifest is complete.
+  return WriteFileAtomically((fs::path(dir) / "manifest.json").string(), manifest.dump(1) + "\n");
+}
+
+absl::Status Calibration::MergeState(const std::string& dir) {
+  const std::string mpath = (fs::path(dir) / "manifest.json").string();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(mpath));
+  json m = json::parse(text, nullptr, false);
+  auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(mpath, ": ", what));
+  };
+  if (m.is_discarded() || !m.is_object()) return bad("not valid JSON");
+  if (m.value("format", std::string()) != "qprep.calibration_state" ||
+      !m.contains("version") || m["version"] != 1) {
+    return bad("not a qprep calibration state (format \"qprep.calibration_state\", version 1)");
+  }
+  if (!m.contains("observers") || !m["observers"].is_array() ||
+      m["observers"].size() != observers_.size()) {
+    return bad(absl::StrCat("the state has ", m.contains("observers") ? m["observers"].size() : 0,
+                            " observers, the plan ", observers_.size(),
+                            " (was it saved for another plan?)"));
+  }
+  // Validate everything before merging anything, so a bad directory leaves the state unchanged.
+  std::vector<std::unique_ptr<Observer>> loaded;
+  for (size_t id = 0; id < observers_.size(); ++id) {
+    const json& e = m["observers"][id];
+    const std::string spec = observers_[id]->spec().ToString();
+    if (!e.is_object() || e.value("spec", std::string()) != spec) {
+      return bad(absl::StrCat("observer ", id, " has another spec than the plan's ", spec));
+    }
+    const std::string opath = (fs::path(dir) / absl::StrCat("observer_", id, ".json")).string();
+    ASSIGN_OR_RETURN(std::string state, ReadFile(opath));
+    ASSIGN_OR_RETURN(std::unique_ptr<Observer> o, MakeObserver(observers_[id]->spec()));
+    absl::Status s = o->LoadState(state);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(opath, ": ", s.message()));
+    loaded.push_back(std::move(o));
+  }
+  for (size_t id = 0; id < observers_.size(); ++id) {
+    absl::Status s = observers_[id]->Merge(*loaded[id]);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("merging observer ", id, " from ", dir, ": ", s.message()));
+    const json& e = m["observers"][id];
+    if (e.contains("batches") && e["batches"].is_number_integer()) batches_[id] += e["batches"].get<int64_t>();
+    if (e.contains("elements") && e["elements"].is_number_integer()) elements_[id] += e["elements"].get<int64_t>();
+  }
+  if (m.contains("insertion_files") && m["insertion_files"].is_array() &&
+      m["insertion_files"].size() == insertion_files_.size()) {
+    for (size_t i = 0; i < insertion_files_.size(); ++i) {
+      if (m["insertion_files"][i].is_number_integer()) {
+        insertion_files_[i] += m["insertion_files"][i].get<int64_t>();
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json> Calibration::Result() const {
+  json out = {{"format", "qprep.qparams"}, {"version", 1}, {"graph", plan_.graph},
+              {"backend", plan_.backend}};
+  json obs = json::array();
+  std::vector<json> per_observer(observers_.size());
+  for (size_t id = 0; id < observers_.size(); ++id) {
+    const Observer& o = *observers_[id];
+    json e = {{"id", id},
+              {"class", o.spec().class_name},
+              {"spec", o.spec().ToString()},
+              {"kind", KindName(o.kind())},
+              {"batches", batches_[id]},
+              {"elements", elements_[id]},
+              {"initialized", o.initialized()}};
+    if (o.kind() != ObserverKind::kMarker) {
+      absl::StatusOr<QParams> qp = o.CalculateQParams();
+      if (!qp.ok()) {
+        return absl::Status(qp.status().code(), absl::StrCat("observer ", id, " (", o.spec().ToString(),
+                                                            "): ", qp.status().message()));
+      }
+      json q = QParamsToJson(o, *qp);
+      e["dtype"] = std::string(DtypeName(qp->dtype));
+      e["qscheme"] = std::string(QSchemeName(qp->qscheme));
+      e["quant_min"] = qp->quant_min;
+      e["quant_max"] = qp->quant_max;
+      if (qp->ch_axis >= 0) e["ch_axis"] = qp->ch_axis;
+      e["default"] = qp->is_default;
+      for (const char* k : {"scale", "zero_point", "min_val", "max_val"}) e[k] = q[k];
+      per_observer[id] = json{{"scale", q["scale"]}, {"zero_point", q["zero_point"]}};
+    }
+    obs.push_back(std::move(e));
+  }
+  json ins = json::array();
+  for (size_t i = 0; i < plan_.insertions.size(); ++i) {
+    const PlanInsertion& p = plan_.insertions[i];
+    json e = {{"name", p.name}, {"observer", p.observer}, {"value", p.value},
+              {"consumers", p.consumers}, {"files", insertion_files_[i]}};
+    if (!per_observer[p.observer].is_null()) {
+      e["scale"] = per_observer[p.observer]["scale"];
+      e["zero_point"] = per_observer[p.observer]["zero_point"];
+    }
+    ins.push_back(std::move(e));
+  }
+  out["observers"] = std::move(obs);
+  out["insertions"] = std::move(ins);
+  return out;
+}
+
+}  // namespace qprep::observers
