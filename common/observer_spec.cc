@@ -204,7 +204,9 @@ const std::vector<ClassDef>& Classes() {
         {"is_dynamic", ArgType::kBool, V(false)}}},
       {"NoopObserver", Family::kNoop,
        {{"dtype", ArgType::kDtype, V("float16")}, {"custom_op_name", ArgType::kString, V("")}}},
-      {"ReuseInputObserver", Family::kReuse, {}},
+      // PyTorch's ReuseInputObserver() takes no arguments; its dtype attribute is quint8. The
+      // canonical text prints it, so it is accepted (and only that value is meaningful).
+      {"ReuseInputObserver", Family::kReuse, {{"dtype", ArgType::kDtype, V("quint8")}}},
       {"FakeQuantize", Family::kFakeQuant,
        {{"observer", ArgType::kString, V("MovingAverageMinMaxObserver")},
         {"quant_min", ArgType::kOptionalInt, V()},
@@ -642,8 +644,6 @@ absl::StatusOr<ObserverSpec> MakeSpecImpl(
     case Family::kNoop:
       break;
     case Family::kReuse:
-      // ReuseInputObserver's dtype is quint8 in PyTorch (ObserverBase(torch.quint8)).
-      bound["dtype"] = V("quint8");
       break;
     case Family::kFakeQuant:
       break;

@@ -1013,6 +1013,16 @@ absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(std::string_view text,
   return LoadObserver(j, options);
 }
 
+absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const std::string& text,
+                                                       const ObserverOptions& options) {
+  return LoadObserver(std::string_view(text), options);
+}
+
+absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const char* text,
+                                                       const ObserverOptions& options) {
+  return LoadObserver(std::string_view(text), options);
+}
+
 bool RegisterObserverFactory(std::string_view class_name, ObserverFactory factory) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   Registry()[std::string(class_name)] = std::move(factory);

@@ -144,6 +144,11 @@ absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const nlohmann::json& sta
                                                        const ObserverOptions& options = {});
 absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(std::string_view text,
                                                        const ObserverOptions& options = {});
+// Text overloads that win over the json one (json converts implicitly from strings).
+absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const std::string& text,
+                                                       const ObserverOptions& options = {});
+absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const char* text,
+                                                       const ObserverOptions& options = {});
 
 // Extension point for observer classes implemented outside observer.cc (the calibrators in
 // calibrators_extra.cc): MakeObserver consults registered factories by class name first.
