@@ -159,6 +159,18 @@ def run_case(case, repeat, written_graphs, data_dir):
     }
     if "error" in ref:
         entry["error"] = ref["error"]
+    for path in ref.get("standalone_modules", {}):
+        # The child's own graph, traced as prepare traces it, so its placement can be compared.
+        sm = pcc.standalone_module_names.get(path) or \
+            pcc.standalone_module_classes.get(type(model.get_submodule(path)))
+        child_text, child_summary, _, _ = export_fx.export(
+            copy.deepcopy(model.get_submodule(path)), sm.example_inputs,
+            f"{graph_name}.{path}", sm.prepare_custom_config)
+        child_file = f"{graph_name}.{path}.qg"
+        export_fx.write_file(os.path.join(data_dir, child_file), child_text)
+        export_fx.write_file(os.path.join(data_dir, f"{graph_name}.{path}.summary.json"),
+                             json.dumps(child_summary, indent=2) + "\n")
+        entry.setdefault("standalone_qg", {})[path] = child_file
     for k in ("mirrors", "notes"):
         if case.get(k):
             entry[k] = case[k]

@@ -191,6 +191,35 @@ def canonical_placement(prepared, input_graph):
 # ----------------------------------------------------------------------------------------------
 
 
+def standalone_placements(model, prepared, pcc):
+    """Each standalone module's own placement, by the names of the child's own traced graph
+    (traced like prepare traces it: with the child's PrepareCustomConfig), with the interface the
+    child declares. Keyed by module path."""
+    out = {}
+    if pcc is None:
+        return out
+    entries = dict(pcc.standalone_module_names)
+    for path, child in prepared.named_modules():
+        if not hasattr(child, "_standalone_module_input_quantized_idxs"):
+            continue
+        original = model.get_submodule(path)
+        entry = entries.get(path) or pcc.standalone_module_classes.get(type(original))
+        child_pcc = entry.prepare_custom_config if entry is not None else None
+        child_gm, _ = export_fx.trace_like_prepare(copy.deepcopy(original),
+                                                   child_pcc)
+        observers, insertions, notes = canonical_placement(child, child_gm.graph)
+        out[path] = {
+            "input_quantized_idxs": [int(i) for i in child._standalone_module_input_quantized_idxs],
+            "output_quantized_idxs": [int(i) for i in
+                                      child._standalone_module_output_quantized_idxs],
+            "observers": observers,
+            "insertions": insertions,
+        }
+        if notes:
+            out[path]["notes"] = sorted(set(notes))
+    return out
+
+
 def run_prepare(model, qconfig_mapping, example_inputs, pcc, backend_config, qat):
     fn = prepare_qat_fx if qat else prepare_fx
     return fn(model, qconfig_mapping, example_inputs, prepare_custom_config=pcc,
@@ -225,8 +254,10 @@ def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_map
         times.append(time.perf_counter() - start)
     if expect_error and error is None:
         raise RuntimeError("prepare_fx was expected to fail but succeeded")
+    standalone = {}
     if error is None:
         observers, insertions, notes = canonical_placement(prepared, gm.graph)
+        standalone = standalone_placements(model, prepared, pcc)
     else:
         observers, insertions, notes = [], [], []
     ref = {
@@ -239,6 +270,8 @@ def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_map
         "observers": observers,
         "insertions": insertions,
     }
+    if standalone:
+        ref["standalone_modules"] = standalone
     if error is not None:
         ref["error"] = error
     else:
