@@ -29,6 +29,10 @@ Relation::Relation(size_t arity) : arity_(arity) {
   QPREP_CHECK(arity <= 32);
   Index all;
   all.mask = arity == 32 ? ~ColumnMask{0} : ((ColumnMask{1} << arity) - 1);
+  if (arity == 1) {
+    all.dense = true;
+    all.column = 0;
+  }
   indexes_.push_back(std::move(all));
 }
 
@@ -46,10 +50,34 @@ uint64_t Relation::HashTupleMasked(ColumnMask mask, TupleId id) const {
 }
 
 void Relation::AddToIndex(Index& index, TupleId id) {
+  if (index.dense) {
+    Datum v = data_[static_cast<size_t>(id) * arity_ + index.column];
+    const Datum limit = std::max<Datum>(Datum{1} << 16, 8 * static_cast<Datum>(size_ + 1));
+    if (v >= 0 && v < limit) {
+      size_t slot = static_cast<size_t>(v);
+      if (slot >= index.dense_head.size()) {
+        index.dense_head.resize(std::max(slot + 1, 2 * index.dense_head.size()), kNoTuple);
+      }
+      index.next.push_back(index.dense_head[slot]);
+      index.dense_head[slot] = id;
+      return;
+    }
+    MakeHashed(index);  // re-adds tuples < id; `id` itself is added below
+  }
   uint64_t h = HashTupleMasked(index.mask, id);
   auto [it, inserted] = index.head.try_emplace(h, id);
   index.next.push_back(inserted ? kNoTuple : it->second);
   if (!inserted) it->second = id;
+}
+
+void Relation::MakeHashed(Index& index) {
+  index.dense = false;
+  index.dense_head.clear();
+  index.dense_head.shrink_to_fit();
+  const TupleId count = static_cast<TupleId>(index.next.size());
+  index.next.clear();
+  index.head.reserve(count);
+  for (TupleId t = 0; t < count; ++t) AddToIndex(index, t);
 }
 
 TupleId Relation::Find(absl::Span<const Datum> t) const {
@@ -64,6 +92,11 @@ TupleId Relation::Find(absl::Span<const Datum> t) const {
 
 TupleId Relation::Insert(absl::Span<const Datum> t) {
   if (Find(t) != kNoTuple) return kNoTuple;
+  return InsertNew(t);
+}
+
+TupleId Relation::InsertNew(absl::Span<const Datum> t) {
+  QPREP_CHECK(t.size() == arity_);
   QPREP_CHECK(size_ < kNoTuple - 1);
   TupleId id = static_cast<TupleId>(size_);
   data_.insert(data_.end(), t.begin(), t.end());
@@ -85,6 +118,10 @@ int Relation::EnsureIndex(ColumnMask mask) {
   if (found >= 0) return found;
   Index index;
   index.mask = mask;
+  if (std::popcount(mask) == 1) {
+    index.dense = true;
+    index.column = std::countr_zero(mask);
+  }
   index.next.reserve(size_);
   index.head.reserve(size_);
   for (TupleId id = 0; id < size_; ++id) AddToIndex(index, id);
@@ -92,8 +129,7 @@ int Relation::EnsureIndex(ColumnMask mask) {
   return static_cast<int>(indexes_.size() - 1);
 }
 
-TupleId Relation::ChainHead(int index, absl::Span<const Datum> key) const {
-  const Index& ix = indexes_[index];
+TupleId Relation::HashedChainHead(const Index& ix, absl::Span<const Datum> key) const {
   auto it = ix.head.find(HashMasked(ix.mask, key));
   return it == ix.head.end() ? kNoTuple : it->second;
 }
@@ -108,20 +144,27 @@ bool Relation::Matches(int index, TupleId id, absl::Span<const Datum> key) const
 }
 
 void Relation::Clear() {
-  data_.clear();
-  size_ = 0;
-  derivations_.clear();
+  // O(size), not O(table): the evaluator clears its small `new` relations every iteration.
   for (Index& index : indexes_) {
+    if (index.dense) {
+      for (TupleId id = 0; id < size_; ++id) {
+        uint64_t v = static_cast<uint64_t>(at(id, index.column));
+        if (v < index.dense_head.size()) index.dense_head[v] = kNoTuple;
+      }
+    }
     index.head.clear();
     index.next.clear();
   }
+  data_.clear();
+  size_ = 0;
+  derivations_.clear();
 }
 
 size_t Relation::MemoryBytes() const {
   size_t bytes = data_.capacity() * sizeof(Datum) + derivations_.capacity() * sizeof(Derivation);
   for (const Index& index : indexes_) {
     bytes += index.head.capacity() * (sizeof(uint64_t) + sizeof(TupleId) + 1) +
-             index.next.capacity() * sizeof(TupleId);
+             (index.next.capacity() + index.dense_head.capacity()) * sizeof(TupleId);
   }
   return bytes;
 }

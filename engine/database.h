@@ -71,6 +71,9 @@ class Relation {
 
   // Appends `t` unless present. Returns the new tuple's id, or kNoTuple if it was present.
   TupleId Insert(absl::Span<const Datum> t);
+  // Appends `t`, which the caller knows is absent (the evaluator checked it when it entered
+  // `new`); saves the duplicate probe. Returns its id.
+  TupleId InsertNew(absl::Span<const Datum> t);
   // The id of `t`, or kNoTuple.
   TupleId Find(absl::Span<const Datum> t) const;
   bool Contains(absl::Span<const Datum> t) const { return Find(t) != kNoTuple; }
@@ -85,7 +88,14 @@ class Relation {
   // Probing an index: the chain of tuples whose masked columns hash like `key` (key holds the
   // masked columns' values in column order). The chain may contain hash collisions; use
   // Matches() to filter, or ForEachMatch which does.
-  TupleId ChainHead(int index, absl::Span<const Datum> key) const;
+  TupleId ChainHead(int index, absl::Span<const Datum> key) const {
+    const Index& ix = indexes_[index];
+    if (ix.dense) {
+      uint64_t v = static_cast<uint64_t>(key[0]);
+      return v < ix.dense_head.size() ? ix.dense_head[v] : kNoTuple;
+    }
+    return HashedChainHead(ix, key);
+  }
   TupleId ChainNext(int index, TupleId id) const { return indexes_[index].next[id]; }
   bool Matches(int index, TupleId id, absl::Span<const Datum> key) const;
 
@@ -106,15 +116,23 @@ class Relation {
  private:
   struct Index {
     ColumnMask mask = 0;
+    // Single-column indexes over dense non-negative ids (node ids, edge ids) use a direct
+    // table: value -> most recent tuple, with locality for ids loaded in order. The first value
+    // that is negative or far beyond the relation's size switches the index to hashing.
+    bool dense = false;
+    int column = -1;
+    std::vector<TupleId> dense_head;
     // hash of the masked columns -> most recently inserted tuple with that hash; `next` chains
     // to the previous one. Chaining by hash keeps an index at one map entry per distinct key
     // plus 4 bytes per tuple.
     absl::flat_hash_map<uint64_t, TupleId> head;
     std::vector<TupleId> next;
   };
+  TupleId HashedChainHead(const Index& ix, absl::Span<const Datum> key) const;
   uint64_t HashMasked(ColumnMask mask, absl::Span<const Datum> key_in_mask_order) const;
   uint64_t HashTupleMasked(ColumnMask mask, TupleId id) const;
   void AddToIndex(Index& index, TupleId id);
+  void MakeHashed(Index& index);
 
   size_t arity_;
   size_t size_ = 0;

@@ -546,8 +546,7 @@ struct Evaluator::Impl {
       pend.delta_begin = static_cast<TupleId>(full.size());
       const Relation& fresh = *pend.tuples;
       for (TupleId id = 0; id < fresh.size(); ++id) {
-        TupleId added = full.Insert(fresh.tuple(id));
-        QPREP_CHECK(added != kNoTuple);
+        full.InsertNew(fresh.tuple(id));  // Emit checked it is not in full
         if (db->provenance_enabled()) full.derivations().push_back(pend.derivs[id]);
       }
       pend.delta_end = static_cast<TupleId>(full.size());

@@ -45,7 +45,7 @@ namespace qprep::engine {
 struct EvalOptions {
   enum class Mode : uint8_t { kSemiNaive, kNaive };
   Mode mode = Mode::kSemiNaive;
-  uint64_t max_iterations = 1'000'000;  // per stratum
+  uint64_t max_iterations = 100'000'000;  // per stratum (a chain of n nodes needs n)
   uint64_t max_facts = 200'000'000;     // total stored facts, all relations
   double max_seconds = 0;               // wall time for the whole run; 0 = no limit
 };

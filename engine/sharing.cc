@@ -9,9 +9,18 @@
 namespace qprep::engine {
 
 uint32_t UnionFind::Index(Value v) {
-  auto [it, inserted] = dense_.try_emplace(v, static_cast<uint32_t>(values_.size()));
-  if (inserted) {
-    uint32_t i = it->second;
+  uint32_t existing = Slot(v);
+  if (existing != kNone) return existing;
+  const uint32_t i = static_cast<uint32_t>(values_.size());
+  const uint64_t u = static_cast<uint64_t>(v);
+  const uint64_t limit = std::max<uint64_t>(uint64_t{1} << 16, 8 * (values_.size() + 1));
+  if (u < limit) {
+    if (u >= direct_.size()) direct_.resize(std::max<uint64_t>(u + 1, 2 * direct_.size()), kNone);
+    direct_[u] = i;
+  } else {
+    sparse_.emplace(v, i);
+  }
+  {
     values_.push_back(v);
     parent_.push_back(i);
     size_.push_back(1);
@@ -20,7 +29,7 @@ uint32_t UnionFind::Index(Value v) {
     ++classes_;
     ++pair_count_;  // (v, v)
   }
-  return it->second;
+  return i;
 }
 
 bool UnionFind::Add(Value v) {
@@ -58,20 +67,20 @@ bool UnionFind::Union(Value a, Value b, uint32_t justification) {
 }
 
 bool UnionFind::Same(Value a, Value b) const {
-  auto ia = dense_.find(a), ib = dense_.find(b);
-  if (ia == dense_.end() || ib == dense_.end()) return false;
-  return Root(ia->second) == Root(ib->second);
+  uint32_t ia = Slot(a), ib = Slot(b);
+  if (ia == kNone || ib == kNone) return false;
+  return Root(ia) == Root(ib);
 }
 
 std::optional<UnionFind::Value> UnionFind::Find(Value v) const {
-  auto it = dense_.find(v);
-  if (it == dense_.end()) return std::nullopt;
-  return values_[Root(it->second)];
+  uint32_t i = Slot(v);
+  if (i == kNone) return std::nullopt;
+  return values_[Root(i)];
 }
 
 size_t UnionFind::ClassSize(Value v) const {
-  auto it = dense_.find(v);
-  return it == dense_.end() ? 0 : size_[Root(it->second)];
+  uint32_t i = Slot(v);
+  return i == kNone ? 0 : size_[Root(i)];
 }
 
 std::vector<std::vector<UnionFind::Value>> UnionFind::NontrivialClasses() const {
@@ -89,7 +98,7 @@ std::vector<std::vector<UnionFind::Value>> UnionFind::NontrivialClasses() const 
 
 std::optional<std::vector<UnionFind::Step>> UnionFind::Explain(Value a, Value b) const {
   if (!Same(a, b)) return std::nullopt;
-  uint32_t ia = dense_.at(a), ib = dense_.at(b);
+  uint32_t ia = Slot(a), ib = Slot(b);
   std::vector<Step> steps;
   if (ia == ib) return steps;
   // BFS in the proof forest from a; the forest is a tree per class, so the path is unique.
@@ -117,7 +126,8 @@ std::optional<std::vector<UnionFind::Step>> UnionFind::Explain(Value a, Value b)
 size_t UnionFind::MemoryBytes() const {
   size_t adj = 0;
   for (const auto& v : adj_) adj += v.capacity() * sizeof(v[0]) + sizeof(v);
-  return dense_.capacity() * (sizeof(Value) + sizeof(uint32_t) + 1) +
+  return sparse_.capacity() * (sizeof(Value) + sizeof(uint32_t) + 1) +
+         direct_.capacity() * sizeof(uint32_t) +
          values_.capacity() * sizeof(Value) +
          (parent_.capacity() + size_.capacity() + next_.capacity()) * sizeof(uint32_t) +
          edges_.capacity() * sizeof(Edge) + adj;

@@ -32,7 +32,7 @@ class UnionFind {
 
   // Adds `v` to the domain (as a singleton) if new. Returns true if it was new.
   bool Add(Value v);
-  bool Contains(Value v) const { return dense_.contains(v); }
+  bool Contains(Value v) const { return Slot(v) != kNone; }
 
   // Merges the classes of a and b (adding them first). Returns true if they were distinct.
   bool Union(Value a, Value b, uint32_t justification = kNoJustification);
@@ -44,9 +44,9 @@ class UnionFind {
   // Calls f(member) for every member of v's class (v included); nothing if v is unknown.
   template <typename F>
   void ForEachInClass(Value v, F&& f) const {
-    auto it = dense_.find(v);
-    if (it == dense_.end()) return;
-    uint32_t start = it->second, i = start;
+    const uint32_t start = Slot(v);
+    if (start == kNone) return;
+    uint32_t i = start;
     do {
       f(values_[i]);
       i = next_[i];
@@ -74,10 +74,23 @@ class UnionFind {
   size_t MemoryBytes() const;
 
  private:
+  static constexpr uint32_t kNone = static_cast<uint32_t>(-1);
   uint32_t Root(uint32_t i) const;
   uint32_t Index(Value v);
+  // The dense index of `v`, or kNone.
+  uint32_t Slot(Value v) const {
+    uint64_t u = static_cast<uint64_t>(v);
+    // A value may sit in sparse_ even below direct_.size() if it arrived before direct_ grew.
+    if (u < direct_.size() && direct_[u] != kNone) return direct_[u];
+    if (sparse_.empty()) return kNone;
+    auto it = sparse_.find(v);
+    return it == sparse_.end() ? kNone : it->second;
+  }
 
-  absl::flat_hash_map<Value, uint32_t> dense_;
+  // Value -> dense index. Small non-negative values (node ids) use a direct table, which keeps
+  // lookups cache-friendly for ids that are close together; others a hash map.
+  std::vector<uint32_t> direct_;
+  absl::flat_hash_map<Value, uint32_t> sparse_;
   std::vector<Value> values_;
   mutable std::vector<uint32_t> parent_;  // path compression in const Find
   std::vector<uint32_t> size_;

@@ -496,6 +496,35 @@ TEST(DatabaseTest, IndexesFindExactlyTheMatchingTuples) {
   EXPECT_EQ(r.EnsureIndex(0b101), index);
 }
 
+TEST(DatabaseTest, DenseIdIndexFallsBackToHashingForSparseValues) {
+  // Single-column indexes start as direct tables over dense ids; a negative or huge value must
+  // switch to hashing without losing any tuple.
+  Relation r(2);
+  int by_first = r.EnsureIndex(0b01);
+  for (Datum i = 0; i < 100; ++i) r.Insert(std::vector<Datum>{i, i * 2});
+  r.Insert(std::vector<Datum>{-5, 1});
+  r.Insert(std::vector<Datum>{Datum{1} << 40, 2});
+  r.Insert(std::vector<Datum>{7, 3});
+  auto lookup = [&](Datum k) {
+    std::set<Datum> out;
+    std::vector<Datum> key = {k};
+    r.ForEachMatch(by_first, key, [&](TupleId id) { out.insert(r.at(id, 1)); });
+    return out;
+  };
+  EXPECT_EQ(lookup(7), (std::set<Datum>{14, 3}));
+  EXPECT_EQ(lookup(-5), (std::set<Datum>{1}));
+  EXPECT_EQ(lookup(Datum{1} << 40), (std::set<Datum>{2}));
+  EXPECT_EQ(lookup(1000), (std::set<Datum>{}));
+  Relation unary(1);
+  for (Datum v : {3, 1, 3, -1, 2}) unary.Insert(std::vector<Datum>{v});
+  EXPECT_EQ(unary.size(), 4u);
+  EXPECT_TRUE(unary.Contains(std::vector<Datum>{-1}));
+  unary.Clear();
+  EXPECT_FALSE(unary.Contains(std::vector<Datum>{3}));
+  unary.Insert(std::vector<Datum>{3});
+  EXPECT_TRUE(unary.Contains(std::vector<Datum>{3}));
+}
+
 TEST(UnionFindTest, ClassesPairsAndExplanations) {
   UnionFind uf;
   EXPECT_TRUE(uf.Union(1, 2, 10));
@@ -517,6 +546,18 @@ TEST(UnionFindTest, ClassesPairsAndExplanations) {
   EXPECT_FALSE(uf.Explain(1, 9).has_value());
   EXPECT_TRUE(uf.Same(9, 9));
   EXPECT_FALSE(uf.Same(9, 8));
+}
+
+TEST(UnionFindTest, SparseAndDenseValuesMix) {
+  // 200000 is beyond the direct table when first seen; later the table grows past it.
+  UnionFind uf;
+  uf.Union(-3, 200000);
+  for (Datum i = 0; i < 300000; ++i) uf.Add(i);
+  uf.Union(200000, 5);
+  EXPECT_TRUE(uf.Same(-3, 5));
+  EXPECT_EQ(uf.ClassSize(200000), 3u);
+  EXPECT_EQ(uf.domain_size(), 300001u);
+  EXPECT_FALSE(uf.Contains(300000));
 }
 
 }  // namespace
