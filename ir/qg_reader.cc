@@ -382,11 +382,11 @@ void Reader::OnNode(const ast::NodeLine& n, const char* line_begin) {
 
   bool duplicate = false;
   if (std::optional<NodeId> prev = graph_.FindNode(name)) {
-    Error(n.name.begin, n.name.end, Cat("duplicate node name '%", name, "'"),
+    Error(line_begin, n.name.end, Cat("duplicate node name '%", name, "'"),
           base_ + node_offsets_[*prev], "first defined here");
     duplicate = true;
   } else if (auto b = broken_.find(name); b != broken_.end()) {
-    Error(n.name.begin, n.name.end, Cat("duplicate node name '%", name, "'"),
+    Error(line_begin, n.name.end, Cat("duplicate node name '%", name, "'"),
           base_ + b->second.offset, "first defined here");
     duplicate = true;
   }
