@@ -144,8 +144,8 @@ def trace_like_prepare(model, prepare_custom_config=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# Canonical function names: first public name among operator, torch.nn.functional, torch (each
-# scanned in sorted order), else FX's qualified name. Built once; keyed by id() with the object
+# Canonical function names: first public name among operator, torch.nn.functional, torch (within
+# a module: the object's own __name__ first, then sorted order), else FX's qualified name. Built once; keyed by id() with the object
 # kept alive so ids cannot be reused.
 
 _FUNCTION_NAMES = None
@@ -156,7 +156,8 @@ def _function_names():
     if _FUNCTION_NAMES is None:
         table = {}
         for modname, mod in (("operator", operator), ("torch.nn.functional", F), ("torch", torch)):
-            for attr in sorted(dir(mod)):
+            found = []
+            for attr in dir(mod):
                 if attr.startswith("_"):
                     continue
                 try:
@@ -165,6 +166,11 @@ def _function_names():
                     continue
                 if isinstance(obj, types.ModuleType) or not callable(obj):
                     continue
+                # Within one module, the name the object calls itself wins over aliases and
+                # leftovers (torch.obj is torch.zeros_like, a loop variable of torch/__init__);
+                # then alphabetical order.
+                found.append((attr != getattr(obj, "__name__", None), attr, obj))
+            for _, attr, obj in sorted(found, key=lambda t: (t[0], t[1])):
                 table.setdefault(id(obj), (obj, f"{modname}.{attr}"))
         _FUNCTION_NAMES = table
     return _FUNCTION_NAMES
