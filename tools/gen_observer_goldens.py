@@ -288,6 +288,13 @@ def fake_quant_cases():
                           "quant_min": -128, "quant_max": 127, "dtype": torch.qint8,
                           "qscheme": torch.per_channel_symmetric, "ch_axis": 0}),
         ("FakeQuantize", {"observer": obs.PerChannelMinMaxObserver, "ch_axis": 1}),
+        ("FakeQuantize", {"observer": obs.MovingAveragePerChannelMinMaxObserver,
+                          "qscheme": torch.per_channel_affine_float_qparams,
+                          "dtype": torch.quint8, "quant_min": 0, "quant_max": 255,
+                          "ch_axis": 0}),
+        ("FakeQuantize", {"observer": obs.PerChannelMinMaxObserver,
+                          "qscheme": torch.per_channel_affine_float_qparams,
+                          "dtype": torch.quint8, "ch_axis": 1}),
         ("FusedMovingAvgObsFakeQuantize", {}),
         ("FusedMovingAvgObsFakeQuantize", {"observer": obs.MovingAverageMinMaxObserver,
                                            "quant_min": -128, "quant_max": 127,
@@ -350,7 +357,9 @@ def run_case(name, cls, kw, batches, inputs):
         expect["forward_output"] = {"offset": len(inputs[0]) // 4, "count": int(flat.size)}
         inputs[0] += flat.tobytes()
         expect["fake_quant_scale"] = bits(module.scale.detach().numpy())
-        expect["fake_quant_zero_point"] = [int(z) for z in module.zero_point.numpy().reshape(-1)]
+        if not module.zero_point.dtype.is_floating_point:
+            expect["fake_quant_zero_point"] = [int(z) for z in
+                                               module.zero_point.numpy().reshape(-1)]
     entry["expect"] = expect
     return entry
 

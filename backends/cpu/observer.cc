@@ -335,6 +335,28 @@ int64_t ArgInt(const ObserverSpec& s, const char* name) {
   return std::get<int64_t>(s.args.at(name).v);
 }
 
+// fake_quantize_per_channel_affine with float zero points (per_channel_affine_float_qparams, the
+// embedding QAT path): q = nearbyint(x / scale + zp) in float32; std::fmin / std::fmax against
+// the int64 bounds promote to double (NaN lands on quant_min), and (q - zp) * scale is evaluated
+// in double, then stored as float32 (found by matching PyTorch 1.13 outputs bit for bit).
+// Scalar: a niche path.
+void FakeQuantizePerChannelFloatZp(const float* in, const ChannelView& v, const float* scale,
+                                   const float* zp, int64_t quant_min, int64_t quant_max,
+                                   float* out) {
+  const double qmin = static_cast<double>(quant_min), qmax = static_cast<double>(quant_max);
+  for (size_t o = 0; o < v.outer; ++o) {
+    for (size_t c = 0; c < v.channels; ++c) {
+      const size_t base = (o * v.channels + c) * v.inner;
+      for (size_t i = 0; i < v.inner; ++i) {
+        const float q = std::nearbyint(in[base + i] / scale[c] + zp[c]);
+        const double cl = std::fmin(std::fmax(static_cast<double>(q), qmin), qmax);
+        out[base + i] = static_cast<float>((cl - static_cast<double>(zp[c])) *
+                                           static_cast<double>(scale[c]));
+      }
+    }
+  }
+}
+
 // ---- MinMaxObserver / MovingAverageMinMaxObserver ---------------------------------------------
 
 class MinMaxObserver final : public Observer {
@@ -735,6 +757,7 @@ class FakeQuantizeImpl final : public Observer {
     j["observer_state"] = inner_->StateToJson();
     j["scale"] = FloatsToJson(scale_);
     j["zero_point"] = zero_point_;
+    j["zero_point_float"] = FloatsToJson(zero_point_float_);
     j["observer_enabled"] = observer_enabled_;
     j["fake_quant_enabled"] = fake_quant_enabled_;
     return j;
@@ -746,6 +769,7 @@ class FakeQuantizeImpl final : public Observer {
     RETURN_IF_ERROR(inner_->LoadStateJson(*it));
     ASSIGN_OR_RETURN(scale_, FloatsFromJson(state, "scale"));
     ASSIGN_OR_RETURN(zero_point_, ScalarFromJson<std::vector<int32_t>>(state, "zero_point"));
+    ASSIGN_OR_RETURN(zero_point_float_, FloatsFromJson(state, "zero_point_float"));
     ASSIGN_OR_RETURN(observer_enabled_, ScalarFromJson<bool>(state, "observer_enabled"));
     ASSIGN_OR_RETURN(fake_quant_enabled_, ScalarFromJson<bool>(state, "fake_quant_enabled"));
     return absl::OkStatus();
@@ -768,10 +792,7 @@ class FakeQuantizeImpl final : public Observer {
       scale_ = q.scale;
       zero_point_.clear();
       for (int64_t z : q.zero_point) zero_point_.push_back(static_cast<int32_t>(z));
-      if (q.float_zero_point) {
-        return absl::UnimplementedError(
-            "fake-quantize with per_channel_affine_float_qparams is not supported");
-      }
+      zero_point_float_ = q.zero_point_float;
     }
     if (out == nullptr) return absl::OkStatus();
     if (!fake_quant_enabled_) {
@@ -794,6 +815,14 @@ class FakeQuantizeImpl final : public Observer {
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(ChannelView v, ViewAround(shape, ch_axis_));
+    if (spec().qscheme() == QScheme::kPerChannelAffineFloatQParams) {
+      if (scale_.size() != v.channels || zero_point_float_.size() != v.channels) {
+        return absl::InvalidArgumentError("fake-quantize: qparams do not match the channels");
+      }
+      FakeQuantizePerChannelFloatZp(in, v, scale_.data(), zero_point_float_.data(), qmin, qmax,
+                                    out);
+      return absl::OkStatus();
+    }
     if (scale_.size() != v.channels || zero_point_.size() != v.channels) {
       return absl::InvalidArgumentError("fake-quantize: " + std::to_string(scale_.size()) +
                                         " scales for " + std::to_string(v.channels) +
@@ -898,6 +927,7 @@ class FakeQuantizeImpl final : public Observer {
   float averaging_constant_ = 0.01f;
   std::vector<float> scale_{1.0f};
   std::vector<int32_t> zero_point_{0};
+  std::vector<float> zero_point_float_;  // per_channel_affine_float_qparams
   bool observer_enabled_ = true, fake_quant_enabled_ = true;
 };
 
@@ -1041,7 +1071,13 @@ absl::Status FakeQuantizeTensor(const float* in, const std::vector<int64_t>& sha
                                 const QParams& qparams, float* out) {
   ASSIGN_OR_RETURN(size_t n, NumElements(shape));
   if (qparams.float_zero_point) {
-    return absl::UnimplementedError("fake-quantize with float zero points is not supported");
+    ASSIGN_OR_RETURN(ChannelView v, ViewAround(shape, qparams.ch_axis));
+    if (qparams.scale.size() != v.channels || qparams.zero_point_float.size() != v.channels) {
+      return absl::InvalidArgumentError("fake-quantize: qparams do not match the channel count");
+    }
+    FakeQuantizePerChannelFloatZp(in, v, qparams.scale.data(), qparams.zero_point_float.data(),
+                                  qparams.quant_min, qparams.quant_max, out);
+    return absl::OkStatus();
   }
   if (qparams.scale.size() == 1 && qparams.ch_axis < 0) {
     kernels::FakeQuantizePerTensor(in, n, qparams.scale[0], qparams.zero_point.at(0),
