@@ -52,7 +52,9 @@ uint64_t Relation::HashTupleMasked(ColumnMask mask, TupleId id) const {
 void Relation::AddToIndex(Index& index, TupleId id) {
   if (index.dense) {
     Datum v = data_[static_cast<size_t>(id) * arity_ + index.column];
-    const Datum limit = std::max<Datum>(Datum{1} << 16, 8 * static_cast<Datum>(size_ + 1));
+    // Up to 2^20 slots (4 MiB) regardless of size: a delta relation holds few tuples with ids
+    // spread over the whole graph, and must not fall back to hashing for that.
+    const Datum limit = std::max<Datum>(Datum{1} << 20, 8 * static_cast<Datum>(size_ + 1));
     if (v >= 0 && v < limit) {
       size_t slot = static_cast<size_t>(v);
       if (slot >= index.dense_head.size()) {
