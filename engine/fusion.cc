@@ -2,6 +2,7 @@
 #include "engine/fusion.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -49,6 +50,63 @@ ir::Value Remap(const ir::Value& v, const std::vector<ir::NodeId>& env) {
   }
   for (ir::Value& item : out.items) item = Remap(item, env);
   return out;
+}
+
+// prepare.py's QAT step after fusion: propagate_qconfig_ (flattened mapping) + qat_swap_modules.
+void SwapQatModules(const PrepareConfig& config, FusionResult& out) {
+  const BackendConfig& backend = config.backend_config;
+  const QConfigMapping& m = config.qconfig_mapping;
+  // get_module_to_qat_module: leaf module patterns with a qat_module (dict: last wins).
+  std::map<std::string, std::string> to_qat;
+  for (const BackendPatternConfig& c : backend.configs) {
+    if (c.qat_module && !c.pattern.is_tuple() && c.pattern.op.kind == OpRef::Kind::kModule) {
+      to_qat[c.pattern.op.name] = *c.qat_module;
+    }
+  }
+  for (const auto& [from, to] : to_qat) out.qat_type_aliases.emplace_back(from, to);
+
+  // The flattened dict: {"": global, **object_type, **module_name}; each value's None-ness is all
+  // the swap needs. update_qconfig_for_fusion's fused-type entries come first.
+  std::map<std::string, bool> type_none;  // module type -> qconfig is None
+  for (const auto& e : m.object_type_qconfigs) {
+    if (e.object_type.kind == OpRef::Kind::kModule) type_none[e.object_type.name] = e.qconfig.is_none;
+  }
+  if (!m.object_type_qconfigs.empty()) {
+    for (const FusedNode& f : out.fused) {
+      if (!f.is_fused_module || f.child_module_types.empty()) continue;
+      auto it = type_none.find(f.child_module_types[0]);
+      if (it != type_none.end()) type_none[f.fused_module_type] = it->second;
+    }
+  }
+  std::map<std::string, bool> name_none;  // str keys: method object types, then module names
+  for (const auto& e : m.object_type_qconfigs) {
+    if (e.object_type.kind == OpRef::Kind::kMethod) name_none[e.object_type.name] = e.qconfig.is_none;
+  }
+  for (const auto& e : m.module_name_qconfigs) name_none[e.module_name] = e.qconfig.is_none;
+  const bool global_none = !m.global_qconfig.has_value() || m.global_qconfig->is_none;
+
+  ir::Graph& g = out.graph;
+  for (ir::NodeId id : g.NodesOfKind(ir::NodeKind::kCallModule)) {
+    const std::string& path = g.node(id).target;
+    bool none = global_none;
+    for (size_t end = 0; end != std::string::npos;) {
+      end = path.find('.', end + 1);
+      const std::string prefix = path.substr(0, end);
+      if (const ir::Module* mod = g.FindModule(prefix); mod != nullptr) {
+        if (auto it = type_none.find(mod->type); it != type_none.end()) none = it->second;
+      }
+      if (auto it = name_none.find(prefix); it != name_none.end()) none = it->second;
+    }
+    if (none) continue;
+    const ir::Module* mod = g.FindModule(path);
+    if (mod == nullptr) continue;
+    auto it = to_qat.find(mod->type);
+    if (it == to_qat.end()) continue;
+    ir::Module swapped = *mod;
+    swapped.type = it->second;
+    g.AddModule(std::move(swapped));
+    out.qat_swapped_paths.push_back(path);
+  }
 }
 
 }  // namespace
@@ -168,6 +226,7 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       for (ir::NodeId mem : matches[mi].members) out.from_input[mem] = new_id;
     }
   }
+  if (config.is_qat) SwapQatModules(config, out);
   return out;
 }
 

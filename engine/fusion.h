@@ -11,6 +11,13 @@
 //     the root in eval: conv-bn stays a Conv2d, conv-bn-relu becomes ConvReLU2d),
 // and the other absorbed nodes disappear. Nodes matched by a MatchAllNode position are kept.
 //
+// Under QAT (config.is_qat) it also does what prepare does right after fusion: propagate_qconfig_
+// with the flattened mapping (global, object_type, module_name; fused types take their first
+// child's object_type qconfig), then qat_swap_modules: a call_module whose module type has a
+// backend qat_module (get_module_to_qat_module) and whose propagated qconfig is not None gets the
+// QAT type (ConvBnReLU2d -> its nniqat class). `qat_type_aliases` records the float -> QAT type
+// pairs so qconfig resolution can apply update_qconfig_for_qat.
+//
 // Invariants of the output: node ids are dense and in execution order; every node name is an
 // input-graph name; `to_input` / `from_input` map between the two graphs; every input node is
 // either copied, the root of a fused node, or absorbed into exactly one fused node.
@@ -18,6 +25,7 @@
 #define QPREP_ENGINE_FUSION_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,6 +58,10 @@ struct FusionResult {
   std::vector<ir::NodeId> to_input;  // fused id -> input id (the root for fused nodes)
   std::vector<ir::NodeId> from_input;  // input id -> fused id holding it (fused node if absorbed)
   std::vector<int> fused_index;      // fused id -> index into `fused`, or -1
+  // QAT only: the backend's float -> QAT module types (object_type qconfigs of the float type
+  // also apply to the QAT type), and the module paths that were swapped.
+  std::vector<std::pair<std::string, std::string>> qat_type_aliases;
+  std::vector<std::string> qat_swapped_paths;
 };
 
 // Runs fusion. Errors: InvalidArgument when a fusion pattern's root is not a call_module

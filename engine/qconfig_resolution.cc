@@ -187,6 +187,15 @@ absl::StatusOr<QConfigResolution> ResolveQConfigs(const ir::Graph& graph,
       if (first != nullptr) r.AddFusedObjectType(f.fused_module_type, first);
     }
   }
+  // update_qconfig_for_qat: an object_type entry for a float module type also applies to its QAT
+  // type (after the fused-type entries, as in prepare).
+  if (fusion != nullptr) {
+    for (const auto& [from, to] : fusion->qat_type_aliases) {
+      if (const QConfig* q = r.ObjectType(OpRef::Module(from)); q != nullptr) {
+        r.AddFusedObjectType(to, q);
+      }
+    }
+  }
 
   QConfigResolution out;
   out.per_node.resize(graph.num_nodes());

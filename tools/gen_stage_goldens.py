@@ -6,7 +6,7 @@ For each case of tools/gen_goldens.py (same models, inputs, backends, qconfig ma
 PrepareCustomConfigs, traced by tools/export_fx.py exactly as prepare_fx traces) it runs PyTorch's
 own stage functions on the traced graph:
   - fx/fuse.py `_find_matches` + `fuse` (the fused graph, and which input nodes each fused node
-    absorbed);
+    absorbed; under QAT the module types after prepare's propagate_qconfig_ + qat_swap_modules);
   - qconfig_mapping_utils `update_qconfig_for_fusion` + `generate_qconfig_map` (a qconfig per
     fused-graph node, named by a signature of its observers);
   - match_utils `find_matches` with the sorted pattern table (root / last node and pattern per
@@ -22,7 +22,6 @@ that a fresh export equals it (it fails otherwise: regenerate the parity goldens
 
 Usage (regenerate everything, or only some case ids):
   /usr/bin/python3 tools/gen_stage_goldens.py [--only resnet18.fbgemm,qconfig_regex]
-QAT cases are skipped (their module swap is not a stage golden yet).
 """
 
 import argparse
@@ -50,8 +49,13 @@ from torch.ao.quantization.fx.backend_config_utils import (  # noqa: E402
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig  # noqa: E402
 from torch.ao.quantization.fx.match_utils import find_matches  # noqa: E402
 from torch.ao.quantization.fx.pattern_utils import sorted_patterns_dict  # noqa: E402
+from torch.ao.quantization.backend_config.utils import get_module_to_qat_module  # noqa: E402
+from torch.ao.quantization.fx.prepare import qat_swap_modules  # noqa: E402
 from torch.ao.quantization.fx.qconfig_mapping_utils import (  # noqa: E402
     generate_qconfig_map, update_qconfig_for_fusion)
+from torch.ao.quantization.qconfig_mapping_utils import (  # noqa: E402
+    get_flattened_qconfig_dict, update_qconfig_for_qat)
+from torch.ao.quantization.quantize import propagate_qconfig_  # noqa: E402
 from torch.ao.quantization.fx.utils import get_custom_module_class_keys  # noqa: E402
 from torch.ao.quantization.qconfig_mapping import QConfigMapping  # noqa: E402
 from torch.ao.quantization.utils import MatchAllNode  # noqa: E402
@@ -279,28 +283,18 @@ def run_case(case):
     fusion_patterns = sorted_patterns_dict(get_fusion_pattern_to_fuse_handler_cls(bc))
     fuse_matches = fuse_mod._find_matches(gm, gm.graph, fusion_patterns)
     fused = fuse_mod.fuse(copy.deepcopy(gm), case["qat"], None, bc)
-    fused_modules = dict(fused.named_modules(remove_duplicate=False))
-    fused_names = {n.name for n in fused.graph.nodes}
-    fused_nodes = []
-    for n in fused.graph.nodes:
-        e = {"name": n.name, "op": n.op}
-        if n.op == "call_module":
-            e["module_type"] = type_name(type(fused_modules[n.target]))
-        if n.name in fuse_matches:
-            last, _, _, _, _ = fuse_matches[n.name]
-            members = sorted((m for m, v in fuse_matches.items() if v[0] is last),
-                             key=lambda m: [x.name for x in gm.graph.nodes].index(m))
-            e["last"] = last.name
-            e["members"] = members
-        fused_nodes.append(e)
-    absorbed = sorted(set(n.name for n in gm.graph.nodes) - fused_names)
 
-    # QConfig resolution (after update_qconfig_for_fusion, as prepare does).
+    # QConfig resolution, as prepare does it: update_qconfig_for_fusion, and under QAT
+    # propagate_qconfig_ + qat_swap_modules + update_qconfig_for_qat before generate_qconfig_map.
     qcm_copy = copy.deepcopy(qcm)
     error = None
     qconfigs = {}
     try:
         update_qconfig_for_fusion(fused, qcm_copy)
+        if case["qat"]:
+            propagate_qconfig_(fused, get_flattened_qconfig_dict(qcm_copy), pcc.to_dict())
+            qat_swap_modules(fused, get_module_to_qat_module(bc))
+            update_qconfig_for_qat(qcm_copy, {})
         modules = dict(fused.named_modules(remove_duplicate=False))
         qmap = generate_qconfig_map(fused, modules, fused.graph, qcm_copy,
                                     tracer.node_name_to_scope)
@@ -310,6 +304,23 @@ def run_case(case):
             qconfigs[n.name] = qconfig_json(qmap.get(n.name))["name"]
     except LookupError as e:
         error = str(e)
+
+    fused_modules = dict(fused.named_modules(remove_duplicate=False))
+    fused_names = {n.name for n in fused.graph.nodes}
+    input_order = [x.name for x in gm.graph.nodes]
+    fused_nodes = []
+    for n in fused.graph.nodes:
+        e = {"name": n.name, "op": n.op}
+        if n.op == "call_module":
+            e["module_type"] = type_name(type(fused_modules[n.target]))
+        if n.name in fuse_matches:
+            last, _, _, _, _ = fuse_matches[n.name]
+            members = sorted((m for m, v in fuse_matches.items() if v[0] is last),
+                             key=input_order.index)
+            e["last"] = last.name
+            e["members"] = members
+        fused_nodes.append(e)
+    absorbed = sorted(set(input_order) - fused_names)
 
     # Pattern matching.
     matches = {}
@@ -367,7 +378,7 @@ def main():
     for case in cases:
         if only and case["id"] not in only:
             continue
-        if case["qat"] or case.get("expect_error") and "fixed_qparams" in case["id"]:
+        if case.get("expect_error") and "fixed_qparams" in case["id"]:
             continue
         out = run_case(case)
         backends.add(case["backend"])
