@@ -190,6 +190,10 @@ def per_tensor_cases():
         ("HistogramObserver", {"dtype": torch.qint8, "qscheme": torch.per_tensor_symmetric}),
         ("HistogramObserver", {"reduce_range": True}),
         ("HistogramObserver", {"bins": 256, "upsample_rate": 16}),
+        ("HistogramObserver", {"dtype": torch.qint32}),
+        ("HistogramObserver", {"quant_min": 0, "quant_max": 15}),
+        ("HistogramObserver", {"dtype": torch.qint8, "quant_min": -8, "quant_max": 7,
+                               "qscheme": torch.per_tensor_symmetric}),
     ]
     data = [
         ("normal", S4, 1, False), ("uniform", S4, 1, False), ("heavy", S4, 1, False),
@@ -305,6 +309,9 @@ def fake_quant_cases():
                                            "dtype": torch.qint8,
                                            "qscheme": torch.per_channel_symmetric,
                                            "ch_axis": 0}),
+        ("FusedMovingAvgObsFakeQuantize", {"observer": obs.MovingAveragePerChannelMinMaxObserver,
+                                           "ch_axis": 1}),
+        ("FusedMovingAvgObsFakeQuantize", {"reduce_range": True}),
     ]
     data = [("normal", W4, 3, True), ("heavy", S4, 2, True), ("positive", (64,), 2, False),
             ("equal", (6, 5), 1, False)]

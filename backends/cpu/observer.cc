@@ -844,6 +844,15 @@ class FakeQuantizeImpl final : public Observer {
     std::vector<float> cur_min, cur_max;
     ChannelView v;
     if (per_channel_) {
+      if (ch_axis_ >= static_cast<int64_t>(shape.size())) {
+        return absl::InvalidArgumentError(
+            "Error in fused_moving_avg_obs_fake_quant_cpu: ch_axis must be < self.dim()");
+      }
+      if (observer_enabled_ && ch_axis_ != 0) {
+        return absl::InvalidArgumentError(
+            "Per-channel FakeQuant in fused_moving_avg_obs_fake_quant is only supported on "
+            "axis == 0");
+      }
       if (shape.size() < 2) {
         return absl::InvalidArgumentError(
             "per-channel fake-quantize needs a tensor of rank >= 2 (PyTorch: Dimension out of "

@@ -71,7 +71,7 @@ TEST(Observer, ResultsDoNotDependOnTheThreadCount) {
         "MovingAveragePerChannelMinMaxObserver(ch_axis=1)", "HistogramObserver()",
         "FakeQuantize()", "FusedMovingAvgObsFakeQuantize(observer="
                           "MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127, "
-                          "dtype=qint8, qscheme=per_channel_symmetric, ch_axis=1)"}) {
+                          "dtype=qint8, qscheme=per_channel_symmetric, ch_axis=0)"}) {
     SCOPED_TRACE(spec);
     std::string states[2];
     std::vector<float> outs[2];
