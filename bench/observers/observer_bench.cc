@@ -6,6 +6,8 @@
 //   build-*/bin/observer_bench --benchmark_format=json   (docs/benchmarks-observers.md)
 //
 // Single-threaded throughout (ObserverOptions::num_threads = 1), like torch.set_num_threads(1).
+// Times (and so bytes_per_second) are CPU time, not wall time: the machine is shared by several
+// processes, and wall time measures their load more than these loops.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -196,7 +198,7 @@ void RegisterAll() {
   for (const Shape& s : kShapes) {
     const std::string n = std::string("/") + s.name;
     auto reg = [&](const std::string& name, auto fn) {
-      benchmark::RegisterBenchmark((name + n).c_str(), fn)->Unit(benchmark::kMillisecond)->UseRealTime();
+      benchmark::RegisterBenchmark((name + n).c_str(), fn)->Unit(benchmark::kMillisecond);
     };
     const Shape* sp = &s;
     reg("BandwidthSum", [sp](benchmark::State& st) { BM_BandwidthSum(st, sp); });
