@@ -48,6 +48,8 @@ QG_VERSION = 1
 def load_module(path):
     """Imports a .py file as a module named after the file's stem (so a class defined there has
     type `<stem>.<Class>`); registered in sys.modules so deepcopy and pickling find it."""
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: no such file: {path}")
     stem = os.path.splitext(os.path.basename(path))[0]
     mod = sys.modules.get(stem)
     if mod is not None and getattr(mod, "__file__", None) == os.path.abspath(path):
