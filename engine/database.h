@@ -18,8 +18,8 @@
 #define QPREP_ENGINE_DATABASE_H_
 
 #include <cstdint>
-#include <memory>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,10 +47,10 @@ struct PremiseRef {
 };
 struct Derivation {
   static constexpr uint32_t kInput = static_cast<uint32_t>(-1);
-  uint32_t rule = kInput;     // index into Program::rules, or kInput
-  uint32_t premise_begin = 0; // into Database::premise_pool()
-  uint32_t premise_count = 0; // one per positive body literal, in body order
-  uint32_t iteration = 0;     // evaluator iteration (within its stratum) that derived it
+  uint32_t rule = kInput;      // index into Program::rules, or kInput
+  uint32_t premise_begin = 0;  // into Database::premise_pool()
+  uint32_t premise_count = 0;  // one per positive body literal, in body order
+  uint32_t iteration = 0;      // evaluator iteration (within its stratum) that derived it
 };
 
 class Relation {
@@ -185,7 +185,9 @@ class Database {
   const std::vector<std::pair<Datum, Datum>>& equivalence_premises() const { return eq_premises_; }
   // Derivations of the unions of an equivalence relation; a UnionFind justification is an index
   // into this vector.
-  std::vector<Derivation>& union_derivations(RelationId relation) { return union_derivs_[relation]; }
+  std::vector<Derivation>& union_derivations(RelationId relation) {
+    return union_derivs_[relation];
+  }
   const std::vector<Derivation>& union_derivations(RelationId relation) const {
     return union_derivs_[relation];
   }
@@ -196,7 +198,7 @@ class Database {
  private:
   const Program* program_;
   bool provenance_;
-  std::vector<Relation> relations_;                 // arity 0 placeholder for equivalences
+  std::vector<Relation> relations_;                  // arity 0 placeholder for equivalences
   std::vector<std::unique_ptr<UnionFind>> sharing_;  // non-null for equivalence relations
   std::vector<PremiseRef> premise_pool_;
   std::vector<std::pair<Datum, Datum>> eq_premises_;

@@ -64,12 +64,18 @@ struct Plan {
 
 bool Compare(CompareOp op, Datum a, Datum b) {
   switch (op) {
-    case CompareOp::kEq: return a == b;
-    case CompareOp::kNe: return a != b;
-    case CompareOp::kLt: return a < b;
-    case CompareOp::kLe: return a <= b;
-    case CompareOp::kGt: return a > b;
-    case CompareOp::kGe: return a >= b;
+    case CompareOp::kEq:
+      return a == b;
+    case CompareOp::kNe:
+      return a != b;
+    case CompareOp::kLt:
+      return a < b;
+    case CompareOp::kLe:
+      return a <= b;
+    case CompareOp::kGt:
+      return a > b;
+    case CompareOp::kGe:
+      return a >= b;
   }
   return false;
 }
@@ -99,8 +105,7 @@ Plan Compile(const Program& program, Database* db, int rule_index, int delta_lit
   plan.head_is_eq = db->is_equivalence(rule.head.relation);
   std::vector<bool> is_bound(plan.num_vars, false);
   auto term_bound = [&](const Term& t) {
-    return t.kind == Term::Kind::kConstant ||
-           (t.kind == Term::Kind::kVariable && is_bound[t.var]);
+    return t.kind == Term::Kind::kConstant || (t.kind == Term::Kind::kVariable && is_bound[t.var]);
   };
   auto source = [&](const Term& t) {
     Source s;
@@ -275,10 +280,14 @@ struct Pending {
 
 std::string_view StopReasonName(StopReason r) {
   switch (r) {
-    case StopReason::kSaturated: return "saturated";
-    case StopReason::kIterationLimit: return "iteration limit";
-    case StopReason::kFactLimit: return "fact limit";
-    case StopReason::kTimeLimit: return "time limit";
+    case StopReason::kSaturated:
+      return "saturated";
+    case StopReason::kIterationLimit:
+      return "iteration limit";
+    case StopReason::kFactLimit:
+      return "fact limit";
+    case StopReason::kTimeLimit:
+      return "time limit";
   }
   return "?";
 }
@@ -290,9 +299,9 @@ struct Evaluator::Impl {
   RunReport& report;
   Clock::time_point start;
 
-  std::vector<Pending> pending;      // by RelationId (only stratum relations are used)
-  std::vector<Datum> env;            // variable bindings of the running plan
-  std::vector<TupleId> cur_tuple;    // per step: the premise tuple matched
+  std::vector<Pending> pending;                   // by RelationId (only stratum relations are used)
+  std::vector<Datum> env;                         // variable bindings of the running plan
+  std::vector<TupleId> cur_tuple;                 // per step: the premise tuple matched
   std::vector<std::pair<Datum, Datum>> cur_pair;  // per step: the equivalence pair matched
   std::vector<std::vector<Datum>> key_buf;        // per step: probe key scratch
   std::vector<Datum> head_buf;
@@ -570,12 +579,11 @@ struct Evaluator::Impl {
     std::string rule_text = "no rule";
     if (stop_rule >= 0) {
       const Rule& rule = program.rules[stop_rule];
-      rule_text = absl::StrCat("rule '", rule.name, "' kept firing (",
-                               iter_derived[stop_rule], " new facts in the last iteration)");
+      rule_text = absl::StrCat("rule '", rule.name, "' kept firing (", iter_derived[stop_rule],
+                               " new facts in the last iteration)");
       if (rule.where.file) {
         auto lc = rule.where.file->Locate(rule.where.begin);
-        absl::StrAppend(&rule_text, " at ", rule.where.file->name(), ":", lc.line, ":",
-                        lc.col);
+        absl::StrAppend(&rule_text, " at ", rule.where.file->name(), ":", lc.line, ":", lc.col);
       }
     }
     std::string limit;
@@ -593,9 +601,9 @@ struct Evaluator::Impl {
         break;
     }
     report.stop = stop_reason;
-    report.stop_detail = absl::StrCat(limit, " reached in stratum ", stratum_index, " {",
-                                      absl::StrJoin(names, ", "), "} at iteration ", iteration,
-                                      ": ", rule_text);
+    report.stop_detail =
+        absl::StrCat(limit, " reached in stratum ", stratum_index, " {", absl::StrJoin(names, ", "),
+                     "} at iteration ", iteration, ": ", rule_text);
     std::string message = absl::StrCat("evaluation stopped: ", report.stop_detail);
     if (stop_reason == StopReason::kTimeLimit) return absl::DeadlineExceededError(message);
     return absl::ResourceExhaustedError(message);
@@ -739,8 +747,8 @@ std::string RunReport::ToText(const Program& program) const {
     const StratumReport& s = strata[i];
     std::vector<std::string> names;
     for (RelationId r : s.relations) names.push_back(program.relations[r].name);
-    absl::StrAppendFormat(&out, "  %2d %-9s {%s}: %d rules, %d iterations, %d facts, %.3f ms\n",
-                          i, s.recursive ? "recursive" : "", absl::StrJoin(names, ", "),
+    absl::StrAppendFormat(&out, "  %2d %-9s {%s}: %d rules, %d iterations, %d facts, %.3f ms\n", i,
+                          s.recursive ? "recursive" : "", absl::StrJoin(names, ", "),
                           s.rules.size(), s.iterations, s.facts_derived, s.seconds * 1e3);
   }
   out += "relations:\n";

@@ -46,8 +46,8 @@ struct EvalOptions {
   enum class Mode : uint8_t { kSemiNaive, kNaive };
   Mode mode = Mode::kSemiNaive;
   uint64_t max_iterations = 100'000'000;  // per stratum (a chain of n nodes needs n)
-  uint64_t max_facts = 200'000'000;     // total stored facts, all relations
-  double max_seconds = 0;               // wall time for the whole run; 0 = no limit
+  uint64_t max_facts = 200'000'000;       // total stored facts, all relations
+  double max_seconds = 0;                 // wall time for the whole run; 0 = no limit
 };
 
 enum class StopReason : uint8_t { kSaturated, kIterationLimit, kFactLimit, kTimeLimit };
@@ -70,8 +70,8 @@ struct RunReport {
   StopReason stop = StopReason::kSaturated;
   std::string stop_detail;  // for a limit: which stratum, which rule kept firing
   std::vector<StratumReport> strata;
-  std::vector<RuleReport> rules;     // indexed like Program::rules
-  std::vector<uint64_t> facts;       // indexed by RelationId: Database::Size after the run
+  std::vector<RuleReport> rules;  // indexed like Program::rules
+  std::vector<uint64_t> facts;    // indexed by RelationId: Database::Size after the run
   uint64_t total_iterations = 0;
   double seconds = 0;
 

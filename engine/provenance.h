@@ -32,8 +32,8 @@ struct Fact {
 // One step of a proof: `conclusion` was derived by `rule` from `premises`.
 struct ProofStep {
   Fact conclusion;
-  bool input = false;  // an input fact (no rule)
-  int rule = -1;       // index into Program::rules
+  bool input = false;          // an input fact (no rule)
+  int rule = -1;               // index into Program::rules
   std::vector<Fact> premises;  // positive body literals, in body order
 };
 

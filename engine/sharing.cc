@@ -127,8 +127,7 @@ size_t UnionFind::MemoryBytes() const {
   size_t adj = 0;
   for (const auto& v : adj_) adj += v.capacity() * sizeof(v[0]) + sizeof(v);
   return sparse_.capacity() * (sizeof(Value) + sizeof(uint32_t) + 1) +
-         direct_.capacity() * sizeof(uint32_t) +
-         values_.capacity() * sizeof(Value) +
+         direct_.capacity() * sizeof(uint32_t) + values_.capacity() * sizeof(Value) +
          (parent_.capacity() + size_.capacity() + next_.capacity()) * sizeof(uint32_t) +
          edges_.capacity() * sizeof(Edge) + adj;
 }

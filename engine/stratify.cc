@@ -45,10 +45,11 @@ DepGraph BuildGraph(const Program& program) {
     }
   }
   dg.component.resize(n);
-  dg.num_components = n == 0 ? 0 : static_cast<int>(boost::strong_components(
-                                        g, boost::make_iterator_property_map(
-                                               dg.component.begin(),
-                                               boost::get(boost::vertex_index, g))));
+  dg.num_components = n == 0
+                          ? 0
+                          : static_cast<int>(boost::strong_components(
+                                g, boost::make_iterator_property_map(
+                                       dg.component.begin(), boost::get(boost::vertex_index, g))));
   return dg;
 }
 
@@ -115,9 +116,8 @@ absl::StatusOr<Strata> Stratify(const Program& program) {
   if (auto cycle = FindNegationCycle(program)) {
     std::vector<std::string> names;
     for (int r : cycle->rules) names.push_back(program.rules[r].name);
-    return absl::FailedPreconditionError(
-        absl::StrCat("negation is not stratifiable: ", cycle->text, " (rules ",
-                     absl::StrJoin(names, ", "), ")"));
+    return absl::FailedPreconditionError(absl::StrCat("negation is not stratifiable: ", cycle->text,
+                                                      " (rules ", absl::StrJoin(names, ", "), ")"));
   }
   DepGraph dg = BuildGraph(program);
   const size_t n = program.relations.size();

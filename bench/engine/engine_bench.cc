@@ -10,7 +10,6 @@
 // loading is excluded; on a shared machine CPU time is the stable one), facts, peak_rss_mb
 // (getrusage ru_maxrss of the whole process, including the loaded graph).
 #include <sys/resource.h>
-
 #include <time.h>
 
 #include <cstdint>
@@ -100,7 +99,8 @@ void BM_PreparePlacement(benchmark::State& state) {
     db.reset();
     state.ResumeTiming();
   }
-  state.counters["ns_per_node"] = eval_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
+  state.counters["ns_per_node"] =
+      eval_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
   state.counters["facts"] = static_cast<double>(facts);
   state.counters["cpu_ns_per_node"] =
       cpu_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
@@ -138,7 +138,8 @@ void BM_Reachability(benchmark::State& state) {
     db.reset();
     state.ResumeTiming();
   }
-  state.counters["ns_per_node"] = eval_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
+  state.counters["ns_per_node"] =
+      eval_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
   state.counters["cpu_ns_per_node"] =
       cpu_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
   state.counters["peak_rss_mb"] = static_cast<double>(PeakRssKb()) / 1024.0;

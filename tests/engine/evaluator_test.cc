@@ -99,8 +99,7 @@ TEST(EvaluatorTest, SameGeneration) {
     for (Datum p : {1, 2, 3, 4, 5}) db.AddFact("person", {p});
     for (auto [c, p] : {std::pair{2, 1}, {3, 1}, {4, 2}, {5, 3}}) db.AddFact("parent", {c, p});
     ASSERT_TRUE(Evaluate(b.program(), &db, Mode(mode)).ok());
-    Tuples expected = {{1, 1}, {2, 2}, {2, 3}, {3, 2}, {3, 3},
-                       {4, 4}, {4, 5}, {5, 4}, {5, 5}};
+    Tuples expected = {{1, 1}, {2, 2}, {2, 3}, {3, 2}, {3, 3}, {4, 4}, {4, 5}, {5, 4}, {5, 5}};
     EXPECT_EQ(db.SortedTuples(b.id("sg")), expected);
   }
 }
@@ -135,11 +134,13 @@ TEST(EvaluatorTest, ComparisonsAndBinding) {
     b.Derived("is_three", 1);
     b.Derived("copy", 2);
     b.Rule("lt", "lt", {V("A"), V("B")},
-           {P("val", {V("A"), V("X")}), P("val", {V("B"), V("Y")}), Cmp(V("X"), CompareOp::kLt, V("Y"))});
+           {P("val", {V("A"), V("X")}), P("val", {V("B"), V("Y")}),
+            Cmp(V("X"), CompareOp::kLt, V("Y"))});
     b.Rule("ne_ge", "ne_ge", {V("A"), V("B")},
            {P("val", {V("A"), V("X")}), P("val", {V("B"), V("Y")}),
             Cmp(V("A"), CompareOp::kNe, V("B")), Cmp(V("X"), CompareOp::kGe, V("Y"))});
-    b.Rule("three", "is_three", {V("A")}, {P("val", {V("A"), V("X")}), Cmp(V("X"), CompareOp::kEq, C(3))});
+    b.Rule("three", "is_three", {V("A")},
+           {P("val", {V("A"), V("X")}), Cmp(V("X"), CompareOp::kEq, C(3))});
     // `Y = X` binds Y (not in any atom), then copy uses it.
     b.Rule("copy", "copy", {V("A"), V("Y")},
            {P("val", {V("A"), V("X")}), Cmp(V("Y"), CompareOp::kEq, V("X")),
@@ -215,7 +216,8 @@ TEST(EvaluatorTest, EquivalenceClosure) {
     b.Equivalence("share");
     b.Derived("observed_same", 2);
     b.Derived("shares_with_1", 1);
-    b.Rule("pass", "share", {V("A"), V("B")}, {P("edge", {V("A"), V("B")}), P("passthrough", {V("B")})});
+    b.Rule("pass", "share", {V("A"), V("B")},
+           {P("edge", {V("A"), V("B")}), P("passthrough", {V("B")})});
     b.Rule("same", "observed_same", {V("X"), V("Y")},
            {P("share", {V("X"), V("Y")}), P("observed", {V("X")}), P("observed", {V("Y")}),
             Cmp(V("X"), CompareOp::kNe, V("Y"))});
@@ -248,7 +250,8 @@ TEST(EvaluatorTest, RecursionThroughEquivalence) {
     b.Equivalence("eq");
     b.Derived("tagged", 1);
     b.Rule("seed", "eq", {V("A"), V("B")}, {P("seed", {V("A"), V("B")})});
-    b.Rule("spread", "eq", {V("A"), V("C")}, {P("eq", {V("A"), V("B")}), P("link", {V("B"), V("C")})});
+    b.Rule("spread", "eq", {V("A"), V("C")},
+           {P("eq", {V("A"), V("B")}), P("link", {V("B"), V("C")})});
     b.Rule("tag", "tagged", {V("X")}, {P("eq", {V("X"), C(100)})});
     Database db(b.program());
     db.AddFact("seed", {1, 2});

@@ -98,9 +98,12 @@ class ProgramBuilder {
   }
   Term MakeTerm(const T& t, engine::Rule* rule) {
     switch (t.kind) {
-      case Term::Kind::kConstant: return Term::Const(t.value);
-      case Term::Kind::kWildcard: return Term::Wild();
-      case Term::Kind::kVariable: break;
+      case Term::Kind::kConstant:
+        return Term::Const(t.value);
+      case Term::Kind::kWildcard:
+        return Term::Wild();
+      case Term::Kind::kVariable:
+        break;
     }
     auto& names = rule->variable_names;
     for (size_t i = 0; i < names.size(); ++i) {

@@ -108,14 +108,15 @@ RandomCase MakeCase(std::mt19937& rng) {
         std::vector<T> args;
         for (size_t k = 0; k < r.arity; ++k) {
           int m = pick(6);
-          args.push_back(m == 0 ? C(pick(domain)) : (m == 1 && !r.eq ? W() : bound_var()));
+          args.push_back(m == 0 ? C(pick(domain)) : (m == 1 ? W() : bound_var()));
         }
         body.push_back(N(r.name, args));
       }
       if (pick(3) == 0) {
         CompareOp ops[] = {CompareOp::kEq, CompareOp::kNe, CompareOp::kLt,
                            CompareOp::kLe, CompareOp::kGt, CompareOp::kGe};
-        body.push_back(Cmp(bound_var(), ops[pick(6)], pick(3) == 0 ? C(pick(domain)) : bound_var()));
+        body.push_back(
+            Cmp(bound_var(), ops[pick(6)], pick(3) == 0 ? C(pick(domain)) : bound_var()));
       }
       std::vector<T> head_args;
       for (size_t k = 0; k < head.arity; ++k) {
@@ -183,7 +184,9 @@ std::map<std::string, std::set<Tuple>> Oracle(const RandomCase& c) {
         const size_t nv = rule.variable_names.size();
         std::vector<size_t> digit(nv, 0);
         std::vector<Datum> env(nv);
-        auto val = [&](const Term& t) { return t.kind == Term::Kind::kConstant ? t.value : env[t.var]; };
+        auto val = [&](const Term& t) {
+          return t.kind == Term::Kind::kConstant ? t.value : env[t.var];
+        };
         auto holds_atom = [&](const Atom& a) {
           const auto& tuples = db[program.relations[a.relation].name];
           for (const Tuple& t : tuples) {
@@ -202,17 +205,33 @@ std::map<std::string, std::set<Tuple>> Oracle(const RandomCase& c) {
           for (const Literal& l : rule.body) {
             if (!ok) break;
             switch (l.kind) {
-              case Literal::Kind::kPositive: ok = holds_atom(l.atom); break;
-              case Literal::Kind::kNegated: ok = !holds_atom(l.atom); break;
+              case Literal::Kind::kPositive:
+                ok = holds_atom(l.atom);
+                break;
+              case Literal::Kind::kNegated:
+                ok = !holds_atom(l.atom);
+                break;
               case Literal::Kind::kCompare: {
                 Datum a = val(l.lhs), b = val(l.rhs);
                 switch (l.op) {
-                  case CompareOp::kEq: ok = a == b; break;
-                  case CompareOp::kNe: ok = a != b; break;
-                  case CompareOp::kLt: ok = a < b; break;
-                  case CompareOp::kLe: ok = a <= b; break;
-                  case CompareOp::kGt: ok = a > b; break;
-                  case CompareOp::kGe: ok = a >= b; break;
+                  case CompareOp::kEq:
+                    ok = a == b;
+                    break;
+                  case CompareOp::kNe:
+                    ok = a != b;
+                    break;
+                  case CompareOp::kLt:
+                    ok = a < b;
+                    break;
+                  case CompareOp::kLe:
+                    ok = a <= b;
+                    break;
+                  case CompareOp::kGt:
+                    ok = a > b;
+                    break;
+                  case CompareOp::kGe:
+                    ok = a >= b;
+                    break;
                 }
               }
             }
@@ -240,7 +259,7 @@ std::map<std::string, std::set<Tuple>> Oracle(const RandomCase& c) {
 }
 
 std::map<std::string, std::set<Tuple>> RunEngine(RandomCase& c, EvalOptions::Mode mode,
-                                                  RunReport* report) {
+                                                 RunReport* report) {
   Program& program = c.builder.program();
   Database db(program);
   for (const auto& [name, tuples] : c.input) {
