@@ -98,7 +98,7 @@ std::pair<int64_t, int64_t> IInfo(Dtype d) {
     case Dtype::kInt32:
       return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
     case Dtype::kQUInt4x2:
-      return {0, 15};
+      return {0, 255};  // torch.iinfo(torch.quint4x2) reports 8 bits, 0..255 (1.13)
     default:
       return {0, 0};
   }
@@ -471,15 +471,11 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
     return ArgError(c.name, "reduce_range",
                     "Cannot reduce range for symmetric quantization for quint8");
   }
-  const std::string cls(c.name);
   if (a.count("bins") && GetInt(a, "bins") <= 0) {
     return ArgError(c.name, "bins", "must be positive");
   }
   if (a.count("upsample_rate") && GetInt(a, "upsample_rate") <= 0) {
     return ArgError(c.name, "upsample_rate", "must be positive");
-  }
-  if (cls == "HistogramObserver" && dtype == Dtype::kQUInt4x2) {
-    return ArgError(c.name, "dtype", "torch.iinfo does not support quint4x2");
   }
   return absl::OkStatus();
 }

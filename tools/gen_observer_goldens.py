@@ -191,6 +191,7 @@ def per_tensor_cases():
         ("HistogramObserver", {"reduce_range": True}),
         ("HistogramObserver", {"bins": 256, "upsample_rate": 16}),
         ("HistogramObserver", {"dtype": torch.qint32}),
+        ("HistogramObserver", {"dtype": torch.quint4x2}),
         ("HistogramObserver", {"quant_min": 0, "quant_max": 15}),
         ("HistogramObserver", {"dtype": torch.qint8, "quant_min": -8, "quant_max": 7,
                                "qscheme": torch.per_tensor_symmetric}),

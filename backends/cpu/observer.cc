@@ -568,7 +568,8 @@ class HistogramObserverImpl final : public Observer {
     h_.upsample_rate = ArgInt(this->spec(), "upsample_rate");
     h_.histogram.assign(h_.bins, 0.0f);
     const Dtype d = this->spec().dtype();
-    dst_nbins_ = d == Dtype::kQInt32 ? (int64_t{1} << 32) : 256;  // 2 ** iinfo(dtype).bits
+    // 2 ** torch.iinfo(dtype).bits: 32 bits for qint32, 8 for the others (quint4x2 included).
+    dst_nbins_ = d == Dtype::kQInt32 ? (int64_t{1} << 32) : 256;
   }
   ObserverKind kind() const override { return ObserverKind::kStatistics; }
 
