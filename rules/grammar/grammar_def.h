@@ -109,7 +109,12 @@ const auto string_def =
 const auto wildcard_def = lexeme[lit('_') >> !(alnum | '_')];
 
 // ---- expressions (configuration values, observers, patterns) ----
-const auto argument_def = -(name >> '=' >> !lit('=')) >> expr;
+// The keyword is set by an action after a lookahead has confirmed `name =`: with plain
+// attribute propagation X3 1.74 leaves a backtracked optional keyword filled in.
+inline const auto kSetKeyword = [](auto& ctx) { x3::_val(ctx).keyword = x3::_attr(ctx); };
+inline const auto kSetValue = [](auto& ctx) { x3::_val(ctx).value = x3::_attr(ctx); };
+const auto argument_def =
+    -(&(name >> '=' >> !lit('=')) >> name[kSetKeyword] >> '=') >> expr[kSetValue];
 const auto call_def = name >> '(' > -(argument % ',') > ')';
 const auto field_sep = lit(',') | lit(';');
 const auto field_def = name >> ':' > expr;
