@@ -225,15 +225,22 @@ Plan Compile(const Program& program, Database* db, int rule_index, int delta_lit
   if (delta_literal >= 0) place_atom(delta_literal);
   place_filters();
   while (true) {
-    // Greedy: the positive atom with the most bound arguments (first in body order on ties).
+    // Greedy: the positive atom with the most bound arguments; on ties the smaller relation
+    // (sizes of lower strata are final when a stratum is compiled, so the first scan is over
+    // the smallest candidate), then body order.
     int best = -1, best_score = -1;
+    size_t best_size = 0;
     for (size_t l = 0; l < n; ++l) {
       if (placed[l] || rule.body[l].kind != Literal::Kind::kPositive) continue;
       int score = 0;
       for (const Term& t : rule.body[l].atom.args) score += term_bound(t) ? 1 : 0;
-      if (score > best_score) {
+      const RelationId rel = rule.body[l].atom.relation;
+      const size_t size =
+          db->is_equivalence(rel) ? db->equivalence(rel).PairCount() : db->relation(rel).size();
+      if (score > best_score || (score == best_score && size < best_size)) {
         best = static_cast<int>(l);
         best_score = score;
+        best_size = size;
       }
     }
     if (best < 0) break;

@@ -13,7 +13,8 @@
 //   next delta, and is cleared; the stratum ends when every new is empty. Delta is a TupleId
 //   range of the append-only full relation, so "swap" costs nothing.
 // - Joins: each rule version is compiled once into a join plan. The delta atom goes first;
-//   then atoms are chosen greedily by most bound columns, and each atom probes the hash index
+//   then atoms are chosen greedily by most bound columns (ties: smaller relation at compile
+//   time, then body order), and each atom probes the index
 //   on exactly its bound columns (created at compile time), so a join step along an edge or by
 //   node id is O(1) per tuple. Negations and comparisons run as soon as their variables are
 //   bound; `X = term` with X unbound binds X.
