@@ -46,6 +46,7 @@ const json& Golden() {
 struct Compiled {
   absl::StatusOr<rules::CompiledRules> rules;
   std::string diagnostics;
+  size_t warnings = 0;
 };
 
 Compiled Compile(const std::vector<std::string>& files) {
@@ -53,7 +54,7 @@ Compiled Compile(const std::vector<std::string>& files) {
   for (const auto& f : files) paths.push_back(kBackends + f);
   DiagnosticSink sink;
   rules::CompileOptions options;
-  Compiled c{rules::CompileFiles(paths, options, &sink), sink.Render()};
+  Compiled c{rules::CompileFiles(paths, options, &sink), sink.Render(), sink.warning_count()};
   return c;
 }
 
@@ -190,6 +191,8 @@ TEST(BundledRules, CompileTogetherWithoutErrors) {
   Compiled c = Compile({"native.qr", "fbgemm.qr", "x86.qr", "qnnpack.qr", "onednn.qr",
                         "qconfig/default.qr", "qconfig/default_qat.qr"});
   ASSERT_TRUE(c.rules.ok()) << c.diagnostics;
+  // Together every alias, group, observer and dtype config is used: `qprepc check` is clean.
+  EXPECT_EQ(c.warnings, 0u) << c.diagnostics;
   for (const char* b : {"native", "fbgemm", "x86", "qnnpack", "onednn"}) {
     EXPECT_TRUE(c.rules->backends.count(b)) << b;
   }
