@@ -11,6 +11,7 @@
 // the reason; the test fails when a new difference appears *or* a listed one disappears, so the
 // list stays exact.
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -243,6 +244,50 @@ qconfig_mapping mutant extends default_fbgemm {
                                               "have HistogramObserver("));
   EXPECT_THAT(diffs[1], ::testing::StartsWith("object_type method:reshape: weight: rules have "
                                               "PerChannelMinMaxObserver("));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worked example of docs/backend-guide.md compiles and means what the guide says.
+
+TEST(ExampleBackend, LowersAsTheGuideSays) {
+  DiagnosticSink sink;
+  auto r = rules::CompileFiles(
+      {std::string(QPREP_SOURCE_DIR) + "/tests/backends/data/example_backend.qr"},
+      rules::CompileOptions{}, &sink);
+  ASSERT_TRUE(r.ok()) << sink.Render();
+  EXPECT_EQ(sink.warning_count(), 0u) << sink.Render();
+  const engine::BackendConfig& b = r->backends.at("mydsp");
+  std::map<std::string, const engine::BackendPatternConfig*> by_pattern;
+  for (const auto& c : b.configs) {
+    for (const auto& p : engine::ExpandAlternatives(c.pattern)) by_pattern[p.ToString()] = &c;
+  }
+  // 1 conv + 2 conv-relu + 1 fused + 1 conv-bn + 1 linear + 7 shared + 2 add + 2 sigmoid
+  EXPECT_EQ(by_pattern.size(), 17u);
+  const auto* fused = by_pattern.at(
+      "(function:torch.nn.functional.relu, module:torch.nn.modules.conv.Conv2d)");
+  EXPECT_EQ(fused->fuser_method.kind, engine::FuserMethod::Kind::kSequential);
+  EXPECT_EQ(fused->fused_module, "torch.ao.nn.intrinsic.modules.fused.ConvReLU2d");
+  ASSERT_EQ(fused->dtype_configs.size(), 1u);
+  EXPECT_EQ(fused->dtype_configs[0].weight_dtype.quant_min_lower_bound, -127);
+  const auto* view = by_pattern.at("method:view");
+  EXPECT_EQ(view->observation_type, engine::ObservationType::kOutputShareObserverWithInput);
+  const auto* add = by_pattern.at("function:operator.add");
+  EXPECT_EQ(add->num_tensor_args_to_observation_type.at(1),
+            engine::ObservationType::kOutputShareObserverWithInput);
+  const auto* sigmoid = by_pattern.at("function:torch.sigmoid");
+  ASSERT_TRUE(sigmoid->overwrite_output_observer.has_value());
+  EXPECT_EQ(sigmoid->overwrite_output_observer->quant_max(), 127);
+  EXPECT_EQ(by_pattern.at("function:torch.nn.functional.linear")->input_type_to_index.at("bias"),
+            2);
+
+  const engine::QConfigMapping& m = r->qconfig_mappings.at("mydsp_default");
+  ASSERT_TRUE(m.global_qconfig.has_value());
+  EXPECT_EQ(m.global_qconfig->activation->quant_max(), 127);
+  EXPECT_EQ(m.object_type_qconfigs.size(), 3u);
+  ASSERT_EQ(m.module_name_regex_qconfigs.size(), 1u);
+  EXPECT_TRUE(m.module_name_regex_qconfigs[0].qconfig.is_none);
+  ASSERT_EQ(m.module_name_qconfigs.size(), 1u);
+  EXPECT_EQ(m.module_name_qconfigs[0].module_name, "features.0");
 }
 
 }  // namespace
