@@ -154,7 +154,11 @@ constexpr std::string_view kNonQuantizableWeightOps[] = {
 // counts as "found a tensor"; kwargs are ignored; every call_module is "has tensors").
 class NoTensorOracle {
  public:
-  explicit NoTensorOracle(const ir::Graph& g) : g_(g), memo_(g.num_nodes(), -1) {}
+  // Node args refer only to earlier nodes (ir/graph.h), so filling the memo in graph order makes
+  // every recursive call a memo hit: no deep recursion on long chains.
+  explicit NoTensorOracle(const ir::Graph& g) : g_(g), memo_(g.num_nodes(), -1) {
+    for (ir::NodeId id = 0; id < g.num_nodes(); ++id) NoTensors(id);
+  }
 
   bool NoTensors(ir::NodeId id) {
     if (memo_[id] >= 0) return memo_[id] == 1;

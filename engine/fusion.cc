@@ -124,10 +124,14 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
   };
   std::vector<Match> matches;
   std::vector<int> claim(input.num_nodes(), kUnclaimed);
+  const HeadIndex heads(input, patterns);
+  std::vector<size_t> candidates;
   for (size_t i = input.num_nodes(); i-- > 0;) {
     const ir::NodeId id = static_cast<ir::NodeId>(i);
     if (claim[id] != kUnclaimed) continue;
-    for (const PatternEntry& e : patterns) {
+    heads.Candidates(input, id, candidates);
+    for (size_t p : candidates) {
+      const PatternEntry& e = patterns[p];
       if (!IsMatch(input, id, e.pattern)) continue;
       Match m{id, ir::kNoNode, {}, e.config_index};
       m.root = Walk(input, e.pattern, id, m.members);

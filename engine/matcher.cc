@@ -2,6 +2,7 @@
 #include "engine/matcher.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -63,6 +64,21 @@ bool OpMatches(const ir::Graph& g, ir::NodeId id, const OpRef& op) {
   return false;
 }
 
+// len(node.users) > max_uses, counting distinct consumers without building the user list.
+bool DistinctUsersAbove(const ir::Graph& g, ir::NodeId node, size_t max_uses) {
+  const auto& bg = g.boost_graph();
+  auto [it, end] = boost::out_edges(node, bg);
+  if (static_cast<size_t>(std::distance(it, end)) <= max_uses) return false;
+  if (max_uses > 1) return g.Users(node).size() > max_uses;
+  // max_uses 0 or 1 (the inner-node case): more than one distinct target?
+  const auto first = boost::target(*it, bg);
+  if (max_uses == 0) return true;
+  for (; it != end; ++it) {
+    if (boost::target(*it, bg) != first) return true;
+  }
+  return false;
+}
+
 bool IsMatchValue(const ir::Graph& g, const ir::Value& v, const Pattern& p, size_t max_uses) {
   if (p.op.kind == OpRef::Kind::kAny) return true;  // checked before the Node test in PyTorch
   if (!v.is_node()) return false;
@@ -70,6 +86,54 @@ bool IsMatchValue(const ir::Graph& g, const ir::Value& v, const Pattern& p, size
 }
 
 }  // namespace
+
+HeadIndex::HeadIndex(const ir::Graph& g, const std::vector<PatternEntry>& patterns) {
+  (void)g;
+  for (size_t p = 0; p < patterns.size(); ++p) {
+    const OpRef& op = patterns[p].pattern.op;
+    if (op.kind == OpRef::Kind::kAny) {
+      any_.push_back(p);
+    } else {
+      by_head_[Key(op.kind, op.name)].push_back(p);
+    }
+  }
+}
+
+std::string HeadIndex::Key(OpRef::Kind kind, std::string_view name) {
+  std::string k(1, static_cast<char>('0' + static_cast<int>(kind)));
+  k.append(name);
+  return k;
+}
+
+void HeadIndex::Candidates(const ir::Graph& g, ir::NodeId id, std::vector<size_t>& out) const {
+  out.clear();
+  const ir::Node& n = g.node(id);
+  const std::vector<size_t>* list = nullptr;
+  auto find = [&](OpRef::Kind kind, std::string_view name) -> const std::vector<size_t>* {
+    auto it = by_head_.find(Key(kind, name));
+    return it == by_head_.end() ? nullptr : &it->second;
+  };
+  switch (n.kind) {
+    case ir::NodeKind::kCallModule:
+      list = find(OpRef::Kind::kModule, ModuleTypeOf(g, id));
+      break;
+    case ir::NodeKind::kCallFunction:
+      list = find(OpRef::Kind::kFunction, n.target);
+      break;
+    case ir::NodeKind::kCallMethod:
+      list = find(OpRef::Kind::kMethod, n.target);
+      break;
+    default:
+      break;
+  }
+  if (list != nullptr) out = *list;
+  if (!any_.empty()) {
+    // Keep table order: merge the MatchAllNode-headed patterns in.
+    std::vector<size_t> merged;
+    std::merge(out.begin(), out.end(), any_.begin(), any_.end(), std::back_inserter(merged));
+    out = std::move(merged);
+  }
+}
 
 std::string_view ModuleTypeOf(const ir::Graph& g, ir::NodeId id) {
   const ir::Node& n = g.node(id);
@@ -82,8 +146,10 @@ bool IsMatch(const ir::Graph& g, ir::NodeId node, const Pattern& pattern, size_t
   // Alternatives are expanded before matching (SortedPatterns); a caller passing a pattern with
   // alternatives gets the head op only, so expand first.
   if (pattern.op.kind == OpRef::Kind::kAny) return true;
-  if (g.Users(node).size() > max_uses) return false;
   if (!OpMatches(g, node, pattern.op)) return false;
+  if (max_uses != std::numeric_limits<size_t>::max() && DistinctUsersAbove(g, node, max_uses)) {
+    return false;
+  }
   if (!pattern.is_tuple()) return true;
   const auto& args = g.node(node).args;
   if (args.size() != pattern.args.size()) return false;
@@ -148,10 +214,13 @@ absl::StatusOr<MatchResult> FindMatches(const ir::Graph& g, const PrepareConfig&
   }
   result.patterns = SortedPatterns(config.backend_config, /*fusion_only=*/false);
   result.per_node.assign(g.num_nodes(), NodeMatch{});
+  const HeadIndex heads(g, result.patterns);
+  std::vector<size_t> candidates;
   for (size_t i = g.num_nodes(); i-- > 0;) {
     const ir::NodeId id = static_cast<ir::NodeId>(i);
     if (result.per_node[id].kind != NodeMatch::Kind::kNone) continue;
-    for (size_t p = 0; p < result.patterns.size(); ++p) {
+    heads.Candidates(g, id, candidates);
+    for (size_t p : candidates) {
       const PatternEntry& e = result.patterns[p];
       if (!IsMatch(g, id, e.pattern)) continue;
       MatchedNodes m = CollectMatch(g, id, e.pattern);

@@ -25,9 +25,11 @@
 
 #include <cstddef>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/prepare_config.h"
 #include "ir/graph.h"
@@ -63,6 +65,20 @@ struct MatchedNodes {
 };
 // Precondition: IsMatch(g, last, pattern).
 MatchedNodes CollectMatch(const ir::Graph& g, ir::NodeId last, const Pattern& pattern);
+
+// The pattern table indexed by head op, so matching a node only tries the patterns whose last
+// op can match it (in table order): matching stays linear in the graph for large backends.
+class HeadIndex {
+ public:
+  HeadIndex(const ir::Graph& g, const std::vector<PatternEntry>& patterns);
+  // Indices into `patterns` that may match node `id`, ascending.
+  void Candidates(const ir::Graph& g, ir::NodeId id, std::vector<size_t>& out) const;
+
+ private:
+  static std::string Key(OpRef::Kind kind, std::string_view name);
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_head_;
+  std::vector<size_t> any_;  // MatchAllNode-headed patterns
+};
 
 struct NodeMatch {
   enum class Kind : uint8_t {

@@ -65,6 +65,7 @@ class Resolver {
       }
     }
     for (const auto& e : m_.module_name_qconfigs) module_names_[e.module_name] = &e.qconfig;
+    for (const auto& e : m_.object_type_qconfigs) object_types_[OpKey(e.object_type)] = &e.qconfig;
     return absl::OkStatus();
   }
 
@@ -76,11 +77,8 @@ class Resolver {
     if (op.kind == OpRef::Kind::kModule) {
       if (auto it = fused_types_.find(op.name); it != fused_types_.end()) return it->second;
     }
-    const QConfig* found = nullptr;
-    for (const auto& e : m_.object_type_qconfigs) {
-      if (e.object_type.SameOp(op)) found = &e.qconfig;
-    }
-    return found;
+    auto it = object_types_.find(OpKey(op));
+    return it == object_types_.end() ? nullptr : it->second;
   }
 
   Choice Global() const {
@@ -97,11 +95,8 @@ class Resolver {
     if (const QConfig* q = ObjectType(type); q != nullptr) {
       c = Choice{q, QConfigLevel::kObjectType, type.ToString()};
     }
-    for (const Regex& r : regexes_) {
-      if (std::regex_search(module_name, r.re, std::regex_constants::match_continuous)) {
-        c = Choice{r.q, QConfigLevel::kModuleNameRegex, r.text};
-        break;
-      }
+    if (const Regex* r = FirstRegex(module_name); r != nullptr) {
+      c = Choice{r->q, QConfigLevel::kModuleNameRegex, r->text};
     }
     // get_module_name_qconfig: exact, else nearest parent; "" never matches.
     for (std::string name = module_name; !name.empty(); name = ParentName(name)) {
@@ -130,8 +125,29 @@ class Resolver {
     std::regex re;
     const QConfig* q;
   };
+  static std::string OpKey(const OpRef& op) {
+    return std::string(1, static_cast<char>('0' + static_cast<int>(op.kind))) + op.name;
+  }
+  // First regex (insertion order) that re.match-es `name`, cached per name: many nodes share a
+  // scope path.
+  const Regex* FirstRegex(const std::string& name) const {
+    if (regexes_.empty()) return nullptr;
+    auto [it, inserted] = regex_cache_.try_emplace(name, -1);
+    if (inserted) {
+      for (size_t i = 0; i < regexes_.size(); ++i) {
+        if (std::regex_search(name, regexes_[i].re, std::regex_constants::match_continuous)) {
+          it->second = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    return it->second < 0 ? nullptr : &regexes_[it->second];
+  }
+
   const QConfigMapping& m_;
   std::vector<Regex> regexes_;
+  mutable absl::flat_hash_map<std::string, int> regex_cache_;
+  absl::flat_hash_map<std::string, const QConfig*> object_types_;  // dict: last value wins
   absl::flat_hash_map<std::string, const QConfig*> module_names_;
   absl::flat_hash_map<std::string, const QConfig*> fused_types_;
 };

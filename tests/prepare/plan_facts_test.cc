@@ -269,3 +269,48 @@ TEST_F(FactsOnGraph, StageFacts) {
 
 }  // namespace
 }  // namespace qprep::engine
+
+namespace qprep::engine {
+namespace {
+
+// A 200k-node chain of functions: the tensor-ness analysis (PyTorch recurses through args) must
+// not recurse that deep, and every stage must handle it.
+TEST(FactsScale, LongFunctionChainLoadsWithoutDeepRecursion) {
+  ir::Graph g("chain");
+  ir::Node x;
+  x.name = "x";
+  x.kind = ir::NodeKind::kPlaceholder;
+  x.target = "x";
+  ir::NodeId prev = *g.AddNode(x);
+  constexpr int kLength = 200000;
+  for (int i = 0; i < kLength; ++i) {
+    ir::Node n;
+    n.name = "add_" + std::to_string(i);
+    n.kind = ir::NodeKind::kCallFunction;
+    n.target = "operator.add";
+    n.args = {ir::Value::Node(prev), ir::Value::Int(1)};
+    prev = *g.AddNode(std::move(n));
+  }
+  PrepareConfig config;
+  config.backend_config.configs.push_back({});
+  config.backend_config.configs[0].pattern = Pattern::Leaf(OpRef::Function("operator.add"));
+  absl::StatusOr<FusionResult> f = Fuse(g, config);
+  ASSERT_TRUE(f.ok());
+  absl::StatusOr<QConfigResolution> q = ResolveQConfigs(f->graph, &*f, config.qconfig_mapping);
+  ASSERT_TRUE(q.ok());
+  absl::StatusOr<MatchResult> m = FindMatches(f->graph, config);
+  ASSERT_TRUE(m.ok());
+  Program program;
+  DeclareBuiltinRelations(&program);
+  SymbolTable symbols;
+  Database db(program, /*provenance=*/false);
+  absl::StatusOr<FactTables> t =
+      LoadFacts(f->graph, StageResults{&*f, &*q, &*m}, config, &symbols, &db);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(db.Size(program.Find("num_tensor_args")), static_cast<size_t>(kLength));
+  EXPECT_EQ(db.Size(program.Find("args_have_no_tensors")), 0u);  // x is a placeholder
+  EXPECT_EQ(db.Size(program.Find("match")), static_cast<size_t>(kLength));
+}
+
+}  // namespace
+}  // namespace qprep::engine
