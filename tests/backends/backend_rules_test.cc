@@ -174,13 +174,17 @@ INSTANTIATE_TEST_SUITE_P(
         MappingCase{"qconfig/default.qr", "default_x86", "qconfig_mappings", "x86"},
         MappingCase{"qconfig/default.qr", "default_qnnpack", "qconfig_mappings", "qnnpack"},
         MappingCase{"qconfig/default.qr", "default_onednn", "qconfig_mappings", "onednn"},
+        // PyTorch has no native default mapping; qprep's is fbgemm's (torch_reference.py too).
+        MappingCase{"qconfig/default.qr", "default_native", "qconfig_mappings", "fbgemm"},
         MappingCase{"qconfig/default_qat.qr", "default_qat_fbgemm", "qat_qconfig_mappings",
                     "fbgemm"},
         MappingCase{"qconfig/default_qat.qr", "default_qat_x86", "qat_qconfig_mappings", "x86"},
         MappingCase{"qconfig/default_qat.qr", "default_qat_qnnpack", "qat_qconfig_mappings",
                     "qnnpack"},
         MappingCase{"qconfig/default_qat.qr", "default_qat_onednn", "qat_qconfig_mappings",
-                    "onednn"}),
+                    "onednn"},
+        MappingCase{"qconfig/default_qat.qr", "default_qat_native", "qat_qconfig_mappings",
+                    "fbgemm"}),
     [](const ::testing::TestParamInfo<MappingCase>& info) {
       return std::string(info.param.mapping);
     });
@@ -197,7 +201,13 @@ TEST(BundledRules, CompileTogetherWithoutErrors) {
   for (const char* b : {"native", "fbgemm", "x86", "qnnpack", "onednn"}) {
     EXPECT_TRUE(c.rules->backends.count(b)) << b;
   }
-  EXPECT_EQ(c.rules->qconfig_mappings.size(), 8u);
+  // default_<backend> and default_qat_<backend> for every bundled backend (the names
+  // tools/qprepc selects with --backend NAME [--qat]).
+  for (const char* b : {"native", "fbgemm", "x86", "qnnpack", "onednn"}) {
+    EXPECT_TRUE(c.rules->qconfig_mappings.count(std::string("default_") + b)) << b;
+    EXPECT_TRUE(c.rules->qconfig_mappings.count(std::string("default_qat_") + b)) << b;
+  }
+  EXPECT_EQ(c.rules->qconfig_mappings.size(), 10u);
 }
 
 TEST(BundledRules, DiffReportsAChangedField) {
