@@ -14,10 +14,10 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include <type_traits>
 #include "common/status_macros.h"
 
 namespace qprep {
@@ -55,9 +55,9 @@ struct DtypeInfo {
   std::string_view name;
 };
 constexpr DtypeInfo kDtypes[] = {
-    {Dtype::kQUInt8, "quint8"},   {Dtype::kQInt8, "qint8"},     {Dtype::kQInt32, "qint32"},
+    {Dtype::kQUInt8, "quint8"},     {Dtype::kQInt8, "qint8"},     {Dtype::kQInt32, "qint32"},
     {Dtype::kQUInt4x2, "quint4x2"}, {Dtype::kFloat16, "float16"}, {Dtype::kFloat32, "float32"},
-    {Dtype::kInt8, "int8"},       {Dtype::kUInt8, "uint8"},     {Dtype::kInt32, "int32"},
+    {Dtype::kInt8, "int8"},         {Dtype::kUInt8, "uint8"},     {Dtype::kInt32, "int32"},
 };
 
 struct QSchemeInfo {
@@ -105,8 +105,19 @@ std::pair<int64_t, int64_t> IInfo(Dtype d) {
 }
 
 // How an argument is typed and defaulted.
-enum class ArgType : uint8_t { kDtype, kOptionalDtype, kQScheme, kOptionalQScheme, kBool, kInt,
-                               kOptionalInt, kFloat, kOptionalFloat, kString, kNone };
+enum class ArgType : uint8_t {
+  kDtype,
+  kOptionalDtype,
+  kQScheme,
+  kOptionalQScheme,
+  kBool,
+  kInt,
+  kOptionalInt,
+  kFloat,
+  kOptionalFloat,
+  kString,
+  kNone
+};
 
 struct ArgDef {
   std::string_view name;
@@ -136,12 +147,9 @@ SpecValue V(const char* s) { return SpecValue{std::string(s)}; }
 
 std::vector<ArgDef> UniformArgs(std::string_view qscheme) {
   return {
-      {"dtype", ArgType::kDtype, V("quint8")},
-      {"qscheme", ArgType::kQScheme, V(qscheme)},
-      {"reduce_range", ArgType::kBool, V(false)},
-      {"quant_min", ArgType::kOptionalInt, V()},
-      {"quant_max", ArgType::kOptionalInt, V()},
-      {"factory_kwargs", ArgType::kNone, V()},
+      {"dtype", ArgType::kDtype, V("quint8")},    {"qscheme", ArgType::kQScheme, V(qscheme)},
+      {"reduce_range", ArgType::kBool, V(false)}, {"quant_min", ArgType::kOptionalInt, V()},
+      {"quant_max", ArgType::kOptionalInt, V()},  {"factory_kwargs", ArgType::kNone, V()},
       {"eps", ArgType::kFloat, V(kFloat32Eps)},
   };
 }
@@ -159,11 +167,9 @@ const std::vector<ClassDef>& Classes() {
                UniformArgs("per_tensor_affine")),
        false, true},
       {"PerChannelMinMaxObserver", Family::kUniform,
-       Prepend({{"ch_axis", ArgType::kInt, V(0)}}, UniformArgs("per_channel_affine")), true,
-       false},
+       Prepend({{"ch_axis", ArgType::kInt, V(0)}}, UniformArgs("per_channel_affine")), true, false},
       {"MovingAveragePerChannelMinMaxObserver", Family::kUniform,
-       Prepend({{"averaging_constant", ArgType::kFloat, V(0.01)},
-                {"ch_axis", ArgType::kInt, V(0)}},
+       Prepend({{"averaging_constant", ArgType::kFloat, V(0.01)}, {"ch_axis", ArgType::kInt, V(0)}},
                UniformArgs("per_channel_affine")),
        true, false},
       {"HistogramObserver", Family::kUniform,
@@ -177,15 +183,15 @@ const std::vector<ClassDef>& Classes() {
                UniformArgs("per_tensor_affine")),
        false, true},
       {"EntropyObserver", Family::kUniform,
-       Prepend({{"bins", ArgType::kInt, V(2048)},
-                {"num_quantized_bins", ArgType::kInt, V(128)}},
+       Prepend({{"bins", ArgType::kInt, V(2048)}, {"num_quantized_bins", ArgType::kInt, V(128)}},
                UniformArgs("per_tensor_affine")),
        false, true},
       {"MSEObserver", Family::kUniform,
        Prepend({{"bins", ArgType::kInt, V(2048)}, {"num_candidates", ArgType::kInt, V(512)}},
                UniformArgs("per_tensor_affine")),
        false, true},
-      {"FixedQParamsObserver", Family::kFixed,
+      {"FixedQParamsObserver",
+       Family::kFixed,
        {{"scale", ArgType::kFloat, V(), true},
         {"zero_point", ArgType::kInt, V(), true},
         {"dtype", ArgType::kDtype, V("quint8")},
@@ -193,7 +199,8 @@ const std::vector<ClassDef>& Classes() {
         {"quant_min", ArgType::kInt, V(0)},
         {"quant_max", ArgType::kInt, V(255)}}},
       // 1.13's arguments plus 2.x's (quant_min, quant_max, qscheme, eps, is_dynamic).
-      {"PlaceholderObserver", Family::kPlaceholder,
+      {"PlaceholderObserver",
+       Family::kPlaceholder,
        {{"dtype", ArgType::kDtype, V("float32")},
         {"custom_op_name", ArgType::kString, V("")},
         {"compute_dtype", ArgType::kOptionalDtype, V()},
@@ -202,20 +209,24 @@ const std::vector<ClassDef>& Classes() {
         {"qscheme", ArgType::kOptionalQScheme, V()},
         {"eps", ArgType::kOptionalFloat, V()},
         {"is_dynamic", ArgType::kBool, V(false)}}},
-      {"NoopObserver", Family::kNoop,
+      {"NoopObserver",
+       Family::kNoop,
        {{"dtype", ArgType::kDtype, V("float16")}, {"custom_op_name", ArgType::kString, V("")}}},
       // PyTorch's ReuseInputObserver() takes no arguments; its dtype attribute is quint8. The
       // canonical text prints it, so it is accepted (and only that value is meaningful).
       {"ReuseInputObserver", Family::kReuse, {{"dtype", ArgType::kDtype, V("quint8")}}},
-      {"FakeQuantize", Family::kFakeQuant,
+      {"FakeQuantize",
+       Family::kFakeQuant,
        {{"observer", ArgType::kString, V("MovingAverageMinMaxObserver")},
         {"quant_min", ArgType::kOptionalInt, V()},
         {"quant_max", ArgType::kOptionalInt, V()}}},
-      {"FusedMovingAvgObsFakeQuantize", Family::kFakeQuant,
+      {"FusedMovingAvgObsFakeQuantize",
+       Family::kFakeQuant,
        {{"observer", ArgType::kString, V("MovingAverageMinMaxObserver")},
         {"quant_min", ArgType::kOptionalInt, V(0)},
         {"quant_max", ArgType::kOptionalInt, V(255)}}},
-      {"FixedQParamsFakeQuantize", Family::kFakeQuant,
+      {"FixedQParamsFakeQuantize",
+       Family::kFakeQuant,
        {{"observer", ArgType::kString, V("FixedQParamsObserver"), true}}},
   };
   return *classes;
@@ -256,17 +267,28 @@ std::string ValueToString(const SpecValue& v) {
 
 std::string TypeName(ArgType t) {
   switch (t) {
-    case ArgType::kDtype: return "a dtype";
-    case ArgType::kOptionalDtype: return "a dtype or None";
-    case ArgType::kQScheme: return "a qscheme";
-    case ArgType::kOptionalQScheme: return "a qscheme or None";
-    case ArgType::kBool: return "a bool";
-    case ArgType::kInt: return "an integer";
-    case ArgType::kOptionalInt: return "an integer or None";
-    case ArgType::kFloat: return "a float";
-    case ArgType::kOptionalFloat: return "a float or None";
-    case ArgType::kString: return "a string";
-    case ArgType::kNone: return "None";
+    case ArgType::kDtype:
+      return "a dtype";
+    case ArgType::kOptionalDtype:
+      return "a dtype or None";
+    case ArgType::kQScheme:
+      return "a qscheme";
+    case ArgType::kOptionalQScheme:
+      return "a qscheme or None";
+    case ArgType::kBool:
+      return "a bool";
+    case ArgType::kInt:
+      return "an integer";
+    case ArgType::kOptionalInt:
+      return "an integer or None";
+    case ArgType::kFloat:
+      return "a float";
+    case ArgType::kOptionalFloat:
+      return "a float or None";
+    case ArgType::kString:
+      return "a string";
+    case ArgType::kNone:
+      return "None";
   }
   return "?";
 }
@@ -280,8 +302,7 @@ absl::StatusOr<SpecValue> Coerce(std::string_view cls, const ArgDef& def, const 
   const bool is_none = std::holds_alternative<std::monostate>(v.v);
   auto bad = [&] {
     return ArgError(cls, def.name,
-                    Cat("expected ", TypeName(def.type), ", got '", ValueToString(v),
-                                 "'"));
+                    Cat("expected ", TypeName(def.type), ", got '", ValueToString(v), "'"));
   };
   switch (def.type) {
     case ArgType::kOptionalDtype:
@@ -344,17 +365,16 @@ absl::StatusOr<std::map<std::string, SpecValue>> Bind(
             Cat(c.name, ": positional argument follows keyword argument"));
       }
       if (positional >= c.args.size()) {
-        return absl::InvalidArgumentError(Cat(c.name, ": takes at most ",
-                                                       c.args.size(),
-                                                       " positional arguments"));
+        return absl::InvalidArgumentError(
+            Cat(c.name, ": takes at most ", c.args.size(), " positional arguments"));
       }
       const ArgDef& def = c.args[positional++];
       ASSIGN_OR_RETURN(bound[std::string(def.name)], Coerce(c.name, def, value));
       continue;
     }
     seen_keyword = true;
-    auto it = std::find_if(c.args.begin(), c.args.end(),
-                           [&](const ArgDef& d) { return d.name == name; });
+    auto it =
+        std::find_if(c.args.begin(), c.args.end(), [&](const ArgDef& d) { return d.name == name; });
     if (it == c.args.end()) {
       if (extra != nullptr) {
         extra->emplace_back(name, value);
@@ -389,15 +409,16 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
   const bool reduce_range = std::get<bool>(a["reduce_range"].v);
   if (c.per_tensor_only && !IsPerTensor(qscheme)) {
     return ArgError(c.name, "qscheme",
-                    Cat(c.name, "'s qscheme only support torch.per_tensor_symmetric "
-                                         "and torch.per_tensor_affine."));
+                    Cat(c.name,
+                        "'s qscheme only support torch.per_tensor_symmetric "
+                        "and torch.per_tensor_affine."));
   }
   if (c.per_channel && !IsPerChannel(qscheme)) {
     return ArgError(c.name, "qscheme",
                     Cat(c.name,
-                                 "'s qscheme only support torch.per_channel_symmetric, "
-                                 "torch.per_channel_affine and "
-                                 "torch.per_channel_affine_float_qparams."));
+                        "'s qscheme only support torch.per_channel_symmetric, "
+                        "torch.per_channel_affine and "
+                        "torch.per_channel_affine_float_qparams."));
   }
   if (dtype != Dtype::kQInt8 && dtype != Dtype::kQUInt8 && dtype != Dtype::kQUInt4x2 &&
       dtype != Dtype::kQInt32) {
@@ -480,10 +501,9 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<ObserverSpec> MakeSpecImpl(std::string_view class_name,
-                                          const std::vector<std::pair<std::string, SpecValue>>&
-                                              written,
-                                          int depth);
+absl::StatusOr<ObserverSpec> MakeSpecImpl(
+    std::string_view class_name, const std::vector<std::pair<std::string, SpecValue>>& written,
+    int depth);
 
 // FakeQuantize.__init__: binds its own arguments, builds the inner observer from `observer=`
 // and the remaining keyword arguments (quant_min / quant_max forwarded when both are given).
@@ -493,17 +513,15 @@ absl::StatusOr<ObserverSpec> MakeFakeQuant(
   ASSIGN_OR_RETURN(auto own, Bind(c, written, &inner_kwargs));
   const std::string inner_text = std::get<std::string>(own["observer"].v);
   ObserverSpec inner;
-  const bool canonical = std::any_of(inner_kwargs.begin(), inner_kwargs.end(), [](auto& kv) {
-    return kv.first == "has_customized_qrange";
-  });
+  const bool canonical = std::any_of(inner_kwargs.begin(), inner_kwargs.end(),
+                                     [](auto& kv) { return kv.first == "has_customized_qrange"; });
   // A nested canonical observer (observer=Class(..., has_customized_qrange=...)) already holds
   // its effective range: a class default (Fused's 0..255) must not be re-applied to it.
   const bool nested_canonical = inner_text.find('(') != std::string::npos &&
                                 inner_text.find("has_customized_qrange") != std::string::npos;
-  const bool range_written =
-      std::count_if(written.begin(), written.end(), [](auto& kv) {
-        return kv.first == "quant_min" || kv.first == "quant_max";
-      }) == 2;
+  const bool range_written = std::count_if(written.begin(), written.end(), [](auto& kv) {
+                               return kv.first == "quant_min" || kv.first == "quant_max";
+                             }) == 2;
   const bool range_given = !IsNone(own, "quant_min") && !IsNone(own, "quant_max") &&
                            (range_written || !nested_canonical);
   if (range_given && !canonical) {
@@ -538,13 +556,14 @@ absl::StatusOr<ObserverSpec> MakeFakeQuant(
     return ArgError(c.name, "observer", "must be an observer class, not a fake-quant class");
   }
   if (ic->family != Family::kUniform && ic->family != Family::kFixed) {
-    return ArgError(c.name, "observer",
-                    Cat(inner.class_name, " has no quant_min / quant_max"));
+    return ArgError(c.name, "observer", Cat(inner.class_name, " has no quant_min / quant_max"));
   }
   if (range_given && !canonical) {
     auto [lo, hi] = IInfo(inner.dtype());
-    if (GetInt(own, "quant_min") < lo) return ArgError(c.name, "quant_min", "quant_min out of bound");
-    if (GetInt(own, "quant_max") > hi) return ArgError(c.name, "quant_max", "quant_max out of bound");
+    if (GetInt(own, "quant_min") < lo)
+      return ArgError(c.name, "quant_min", "quant_min out of bound");
+    if (GetInt(own, "quant_max") > hi)
+      return ArgError(c.name, "quant_max", "quant_max out of bound");
   }
   if (c.name == "FusedMovingAvgObsFakeQuantize" &&
       inner.class_name != "MovingAverageMinMaxObserver" &&
@@ -579,9 +598,8 @@ absl::StatusOr<ObserverSpec> MakeSpecImpl(
   }
   const ClassDef* c = FindClass(class_name);
   if (c == nullptr) {
-    return absl::InvalidArgumentError(
-        Cat("unknown observer class '", class_name, "' (known: ",
-                     Join(KnownObserverClasses(), ", "), ")"));
+    return absl::InvalidArgumentError(Cat("unknown observer class '", class_name,
+                                          "' (known: ", Join(KnownObserverClasses(), ", "), ")"));
   }
   if (depth > 1) return absl::InvalidArgumentError("observer specs nest at most one level");
   if (c->family == Family::kFakeQuant) return MakeFakeQuant(*c, written, depth);
@@ -851,9 +869,7 @@ std::optional<Dtype> ParseDtype(std::string_view name) {
   return std::nullopt;
 }
 
-bool IsQuantizedDtype(Dtype d) {
-  return d != Dtype::kFloat16 && d != Dtype::kFloat32;
-}
+bool IsQuantizedDtype(Dtype d) { return d != Dtype::kFloat16 && d != Dtype::kFloat32; }
 
 std::string_view QSchemeName(QScheme q) {
   for (const auto& i : kQSchemes) {

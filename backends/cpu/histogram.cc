@@ -91,8 +91,7 @@ absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, fl
   float combined_min = std::min(batch_min, min_val);
   float combined_max = std::max(batch_max, max_val);
   // _adjust_min_max, float32 throughout.
-  const float hist_bin_width =
-      (max_val - min_val) / static_cast<float>(h->bins * h->upsample_rate);
+  const float hist_bin_width = (max_val - min_val) / static_cast<float>(h->bins * h->upsample_rate);
   const float grid = static_cast<float>(h->bins) * hist_bin_width;
   const float ratio = std::ceil((combined_max - combined_min) / grid);
   if (!(hist_bin_width > 0) || !std::isfinite(ratio) || ratio > 1e9f) {

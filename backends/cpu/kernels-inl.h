@@ -42,7 +42,8 @@ HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io,
     vmax0 = hn::Max(vmax0, a);
     vmin1 = hn::Min(vmin1, b);
     vmax1 = hn::Max(vmax1, b);
-    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Not(hn::Eq(a, a))), hn::VecFromMask(d, hn::Not(hn::Eq(b, b)))));
+    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Not(hn::Eq(a, a))),
+                             hn::VecFromMask(d, hn::Not(hn::Eq(b, b)))));
   }
   for (; i + N <= n; i += N) {
     const auto a = hn::LoadU(d, p + i);
@@ -77,7 +78,7 @@ static HWY_NOINLINE void MinMaxKernel(const float* p, size_t n, float* min_io, f
 // axis as channel axis) accumulate the whole C*inner block lane-wise across `outer` with a
 // NaN-propagating select, then fold each channel's inner elements.
 static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, size_t channels,
-                                         size_t inner, float* mins, float* maxs) {
+                                                size_t inner, float* mins, float* maxs) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   if (inner >= 4 * N || outer == 1) {
@@ -127,7 +128,7 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
 // histc counts: bin indices computed N at a time, then counted into four interleaved
 // sub-histograms (so repeated bins do not serialize on one counter), summed at the end.
 static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
-                                        uint32_t bins, uint32_t* counts) {
+                                               uint32_t bins, uint32_t* counts) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
@@ -161,8 +162,8 @@ static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float l
 // |zero_point| <= 2^23, so every integer involved is exact in float32 and the float clamp and
 // product equal PyTorch's int64 / double ones.
 HWY_INLINE void FakeQuantRun(const float* in, size_t n, float mul_or_div, bool divide,
-                             int64_t zero_point, int64_t quant_min, int64_t quant_max,
-                             float scale, float* out) {
+                             int64_t zero_point, int64_t quant_min, int64_t quant_max, float scale,
+                             float* out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const auto vf = hn::Set(d, mul_or_div);
@@ -182,16 +183,18 @@ HWY_INLINE void FakeQuantRun(const float* in, size_t n, float mul_or_div, bool d
     hn::StoreU(hn::Mul(hn::Sub(cl, vzp), vscale), d, out + i);
   }
   for (; i < n; ++i) {
-    out[i] = reference::FakeQuantizeOne(in[i], mul_or_div, divide, zero_point, quant_min,
-                                        quant_max, scale);
+    out[i] = reference::FakeQuantizeOne(in[i], mul_or_div, divide, zero_point, quant_min, quant_max,
+                                        scale);
   }
 }
 
-inline bool FitsFloatExactly(int64_t v) { return v >= -(int64_t{1} << 23) && v <= (int64_t{1} << 23); }
+inline bool FitsFloatExactly(int64_t v) {
+  return v >= -(int64_t{1} << 23) && v <= (int64_t{1} << 23);
+}
 
 static HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, float scale,
-                                              int64_t zero_point, int64_t quant_min,
-                                              int64_t quant_max, float* out) {
+                                                     int64_t zero_point, int64_t quant_min,
+                                                     int64_t quant_max, float* out) {
   if (!FitsFloatExactly(quant_min) || !FitsFloatExactly(quant_max) ||
       !FitsFloatExactly(zero_point)) {
     reference::FakeQuantizePerTensor(in, n, scale, zero_point, quant_min, quant_max, out);
@@ -200,10 +203,11 @@ static HWY_NOINLINE void FakeQuantizePerTensorKernel(const float* in, size_t n, 
   FakeQuantRun(in, n, 1.0f / scale, false, zero_point, quant_min, quant_max, scale, out);
 }
 
-static HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t outer, size_t channels,
-                                               size_t inner, const float* scale,
-                                               const int32_t* zero_point, int64_t quant_min,
-                                               int64_t quant_max, float* out) {
+static HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t outer,
+                                                      size_t channels, size_t inner,
+                                                      const float* scale, const int32_t* zero_point,
+                                                      int64_t quant_min, int64_t quant_max,
+                                                      float* out) {
   bool exact = FitsFloatExactly(quant_min) && FitsFloatExactly(quant_max);
   for (size_t c = 0; c < channels && exact; ++c) exact = FitsFloatExactly(zero_point[c]);
   if (!exact) {
@@ -214,8 +218,8 @@ static HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t ou
   for (size_t o = 0; o < outer; ++o) {
     for (size_t c = 0; c < channels; ++c) {
       const size_t base = (o * channels + c) * inner;
-      FakeQuantRun(in + base, inner, scale[c], true, zero_point[c], quant_min, quant_max,
-                   scale[c], out + base);
+      FakeQuantRun(in + base, inner, scale[c], true, zero_point[c], quant_min, quant_max, scale[c],
+                   out + base);
     }
   }
 }

@@ -1,12 +1,15 @@
 // Dynamic dispatch for the observer kernels: this file is compiled once and re-includes itself
 // through foreach_target.h so kernels-inl.h is instantiated for every Highway target; the
 // HWY_ONCE part exports the per-target tables and the kernels.h entry points.
+// foreach_target.h must come first, then the per-target code.
+// clang-format off
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "backends/cpu/kernels-inl.h"
 #include "hwy/highway.h"
+// clang-format on
 
 #if HWY_ONCE
 #include "hwy/targets.h"
@@ -35,15 +38,15 @@ void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins
 
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,
                            int64_t quant_min, int64_t quant_max, float* out) {
-  HWY_DYNAMIC_DISPATCH(FakeQuantizePerTensorKernel)(in, n, scale, zero_point, quant_min,
-                                                    quant_max, out);
+  HWY_DYNAMIC_DISPATCH(FakeQuantizePerTensorKernel)
+  (in, n, scale, zero_point, quant_min, quant_max, out);
 }
 
 void FakeQuantizePerChannel(const float* in, size_t outer, size_t channels, size_t inner,
                             const float* scale, const int32_t* zero_point, int64_t quant_min,
                             int64_t quant_max, float* out) {
-  HWY_DYNAMIC_DISPATCH(FakeQuantizePerChannelKernel)(in, outer, channels, inner, scale,
-                                                     zero_point, quant_min, quant_max, out);
+  HWY_DYNAMIC_DISPATCH(FakeQuantizePerChannelKernel)
+  (in, outer, channels, inner, scale, zero_point, quant_min, quant_max, out);
 }
 
 const char* ChosenTargetName() {

@@ -27,8 +27,7 @@ void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inne
                       float* maxs);
 
 // Adds histc counts of p[0, n) over [lo, hi] (lo < hi, both finite) into counts[bins].
-void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins,
-                     uint32_t* counts);
+void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
 
 // out[i] = fake_quantize_per_tensor_affine(in[i], scale, zero_point, quant_min, quant_max).
 // `out` may alias `in`.
@@ -46,8 +45,7 @@ namespace reference {
 void MinMax(const float* p, size_t n, float* min_io, float* max_io);
 void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inner, float* mins,
                       float* maxs);
-void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins,
-                     uint32_t* counts);
+void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,
                            int64_t quant_min, int64_t quant_max, float* out);
 void FakeQuantizePerChannel(const float* in, size_t outer, size_t channels, size_t inner,

@@ -189,8 +189,7 @@ void BatchChannelMinMax(const float* p, const ChannelView& v, const ObserverOpti
     ParallelChunks(threads, v.channels, [&](size_t b, size_t e, int) {
       for (size_t o2 = 0; o2 < v.outer; ++o2) {
         for (size_t c = b; c < e; ++c) {
-          kernels::MinMax(p + (o2 * v.channels + c) * v.inner, v.inner, &(*mins)[c],
-                          &(*maxs)[c]);
+          kernels::MinMax(p + (o2 * v.channels + c) * v.inner, v.inner, &(*mins)[c], &(*maxs)[c]);
         }
       }
     });
@@ -295,8 +294,8 @@ QParams QParamsFromMinMax(const UniformParams& u, const std::vector<float>& min_
       // quant_min - torch.round(min_val_neg / scale).to(torch.int), in int32 (wrapping), then
       // clamped to [quant_min, quant_max].
       const int32_t r = ToInt32(std::nearbyint(min_neg / scale));
-      const int32_t zp32 = static_cast<int32_t>(static_cast<uint32_t>(u.quant_min) -
-                                                static_cast<uint32_t>(r));
+      const int32_t zp32 =
+          static_cast<int32_t>(static_cast<uint32_t>(u.quant_min) - static_cast<uint32_t>(r));
       q.zero_point[i] = std::clamp<int64_t>(zp32, u.quant_min, u.quant_max);
     }
   }
@@ -312,9 +311,9 @@ absl::StatusOr<bool> MinMaxValid(const std::vector<float>& min_val,
     if (!(min_val[i] <= max_val[i])) {
       return absl::FailedPreconditionError(
           "min " + std::to_string(min_val[i]) + " should be less than max " +
-          std::to_string(max_val[i]) + (std::isnan(min_val[i]) || std::isnan(max_val[i])
-                                            ? " (the observed data contained NaN)"
-                                            : ""));
+          std::to_string(max_val[i]) +
+          (std::isnan(min_val[i]) || std::isnan(max_val[i]) ? " (the observed data contained NaN)"
+                                                            : ""));
     }
   }
   return true;
@@ -350,8 +349,8 @@ void FakeQuantizePerChannelFloatZp(const float* in, const ChannelView& v, const 
       for (size_t i = 0; i < v.inner; ++i) {
         const float q = std::nearbyint(in[base + i] / scale[c] + zp[c]);
         const double cl = std::fmin(std::fmax(static_cast<double>(q), qmin), qmax);
-        out[base + i] = static_cast<float>((cl - static_cast<double>(zp[c])) *
-                                           static_cast<double>(scale[c]));
+        out[base + i] =
+            static_cast<float>((cl - static_cast<double>(zp[c])) * static_cast<double>(scale[c]));
       }
     }
   }
@@ -363,7 +362,8 @@ class MinMaxObserver final : public Observer {
  public:
   MinMaxObserver(ObserverSpec spec, ObserverOptions o, bool moving_average)
       : Observer(std::move(spec), o), moving_average_(moving_average) {
-    if (moving_average_) averaging_constant_ = static_cast<float>(ArgDouble(this->spec(), "averaging_constant"));
+    if (moving_average_)
+      averaging_constant_ = static_cast<float>(ArgDouble(this->spec(), "averaging_constant"));
   }
   ObserverKind kind() const override { return ObserverKind::kStatistics; }
 
@@ -449,7 +449,8 @@ class PerChannelObserver final : public Observer {
   PerChannelObserver(ObserverSpec spec, ObserverOptions o, bool moving_average)
       : Observer(std::move(spec), o), moving_average_(moving_average) {
     ch_axis_ = ArgInt(this->spec(), "ch_axis");
-    if (moving_average_) averaging_constant_ = static_cast<float>(ArgDouble(this->spec(), "averaging_constant"));
+    if (moving_average_)
+      averaging_constant_ = static_cast<float>(ArgDouble(this->spec(), "averaging_constant"));
   }
   ObserverKind kind() const override { return ObserverKind::kStatistics; }
 
@@ -668,8 +669,8 @@ class MarkerObserver final : public Observer {
 
 // fbgemm / ATen quant_utils::ChooseQuantizationParams, which the fused op uses (not the Python
 // observer formula): double intermediates, a nudged integer zero point.
-std::pair<float, int32_t> ChooseQuantizationParams(float min, float max, int32_t qmin,
-                                                   int32_t qmax, bool preserve_sparsity) {
+std::pair<float, int32_t> ChooseQuantizationParams(float min, float max, int32_t qmin, int32_t qmax,
+                                                   bool preserve_sparsity) {
   constexpr float kSmallScaleThreshold = 6.1e-5f;
   if (min < 0 && max > 0 && preserve_sparsity) {
     const int symmetric_qmin = -((qmax - qmin) / 2 + 1);
@@ -803,8 +804,7 @@ class FakeQuantizeImpl final : public Observer {
     return FakeQuant(in, shape, n, out);
   }
 
-  absl::Status FakeQuant(const float* in, const std::vector<int64_t>& shape, size_t n,
-                         float* out) {
+  absl::Status FakeQuant(const float* in, const std::vector<int64_t>& shape, size_t n, float* out) {
     const int64_t qmin = spec().quant_min(), qmax = spec().quant_max();
     if (!per_channel_) {
       const float s = scale_.at(0);
@@ -826,8 +826,7 @@ class FakeQuantizeImpl final : public Observer {
     }
     if (scale_.size() != v.channels || zero_point_.size() != v.channels) {
       return absl::InvalidArgumentError("fake-quantize: " + std::to_string(scale_.size()) +
-                                        " scales for " + std::to_string(v.channels) +
-                                        " channels");
+                                        " scales for " + std::to_string(v.channels) + " channels");
     }
     kernels::FakeQuantizePerChannel(in, v.outer, v.channels, v.inner, scale_.data(),
                                     zero_point_.data(), qmin, qmax, out);
@@ -838,8 +837,7 @@ class FakeQuantizeImpl final : public Observer {
   // move by the averaging constant (the first batch, detected by an infinite running value,
   // sets them); scale / zero point come from ChooseQuantizationParams and are refreshed only
   // while fake-quant is enabled.
-  absl::Status RunFused(const float* in, const std::vector<int64_t>& shape, size_t n,
-                        float* out) {
+  absl::Status RunFused(const float* in, const std::vector<int64_t>& shape, size_t n, float* out) {
     const int32_t qmin = static_cast<int32_t>(spec().quant_min());
     const int32_t qmax = static_cast<int32_t>(spec().quant_max());
     std::vector<float> cur_min, cur_max;
@@ -1099,8 +1097,8 @@ absl::Status FakeQuantizeTensor(const float* in, const std::vector<int64_t>& sha
     return absl::InvalidArgumentError("fake-quantize: qparams do not match the channel count");
   }
   std::vector<int32_t> zp(qparams.zero_point.begin(), qparams.zero_point.end());
-  kernels::FakeQuantizePerChannel(in, v.outer, v.channels, v.inner, qparams.scale.data(),
-                                  zp.data(), qparams.quant_min, qparams.quant_max, out);
+  kernels::FakeQuantizePerChannel(in, v.outer, v.channels, v.inner, qparams.scale.data(), zp.data(),
+                                  qparams.quant_min, qparams.quant_max, out);
   return absl::OkStatus();
 }
 

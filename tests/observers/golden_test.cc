@@ -4,8 +4,8 @@
 // Each case runs with 1 and with 2 threads (tiny thread grain) and must match both times.
 #include <cstdint>
 #include <cstring>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,8 +67,8 @@ class GoldenTest : public ::testing::TestWithParam<int> {};
 void RunCase(const json& c, int threads) {
   const Corpus& corpus = LoadCorpus();
   const std::string name = c["name"];
-  SCOPED_TRACE(name + " threads=" + std::to_string(threads) + " spec=" +
-               c["spec"].get<std::string>());
+  SCOPED_TRACE(name + " threads=" + std::to_string(threads) +
+               " spec=" + c["spec"].get<std::string>());
   auto spec = ParseObserverSpec(c["spec"].get<std::string>());
   ASSERT_TRUE(spec.ok()) << spec.status();
   ObserverOptions options;
@@ -98,8 +98,10 @@ void RunCase(const json& c, int threads) {
   }
   ASSERT_TRUE(observe_status.ok()) << observe_status;
   if (expect.contains("min_val")) {
-    EXPECT_EQ(NanAsOne(BitsOf(o.min_val())), NanAsOne(expect["min_val"].get<std::vector<uint32_t>>()));
-    EXPECT_EQ(NanAsOne(BitsOf(o.max_val())), NanAsOne(expect["max_val"].get<std::vector<uint32_t>>()));
+    EXPECT_EQ(NanAsOne(BitsOf(o.min_val())),
+              NanAsOne(expect["min_val"].get<std::vector<uint32_t>>()));
+    EXPECT_EQ(NanAsOne(BitsOf(o.max_val())),
+              NanAsOne(expect["max_val"].get<std::vector<uint32_t>>()));
   }
   if (expect.contains("histogram")) {
     const json state = o.StateToJson();

@@ -10,12 +10,15 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tests/observers/kernels_test.cc"
+// foreach_target.h must come first, then the per-target code.
+// clang-format off
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "backends/cpu/kernels-inl.h"
 #include "backends/cpu/kernels.h"
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
+// clang-format on
 
 #ifndef QPREP_TESTS_OBSERVERS_KERNELS_TEST_HELPERS_
 #define QPREP_TESTS_OBSERVERS_KERNELS_TEST_HELPERS_
@@ -38,7 +41,9 @@ inline std::vector<float> Data(size_t n, uint32_t seed, int flavor) {
   if (n == 0) return v;
   std::uniform_int_distribution<size_t> pos(0, n - 1);
   switch (flavor) {
-    case 1: v[pos(rng)] = std::numeric_limits<float>::quiet_NaN(); break;
+    case 1:
+      v[pos(rng)] = std::numeric_limits<float>::quiet_NaN();
+      break;
     case 2:
       v[pos(rng)] = std::numeric_limits<float>::infinity();
       v[pos(rng)] = -std::numeric_limits<float>::infinity();
@@ -52,7 +57,8 @@ inline std::vector<float> Data(size_t n, uint32_t seed, int flavor) {
     case 5:
       for (float& f : v) f *= 1e20f;  // beyond every quantized range
       break;
-    default: break;
+    default:
+      break;
   }
   return v;
 }
@@ -97,8 +103,7 @@ void TestPerChannelMinMaxMatchesReference() {
       std::vector<float> mx(s.channels, -std::numeric_limits<float>::infinity());
       auto rmn = mn, rmx = mx;
       PerChannelMinMaxKernel(v.data(), s.outer, s.channels, s.inner, mn.data(), mx.data());
-      reference::PerChannelMinMax(v.data(), s.outer, s.channels, s.inner, rmn.data(),
-                                  rmx.data());
+      reference::PerChannelMinMax(v.data(), s.outer, s.channels, s.inner, rmn.data(), rmx.data());
       for (size_t c = 0; c < s.channels; ++c) {
         EXPECT_TRUE(SameFloat(mn[c], rmn[c])) << s.outer << "x" << s.channels << "x" << s.inner;
         EXPECT_TRUE(SameFloat(mx[c], rmx[c])) << s.outer << "x" << s.channels << "x" << s.inner;

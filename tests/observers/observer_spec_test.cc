@@ -1,8 +1,9 @@
 // Verifies observer specs: PyTorch 1.13's defaults and effective quant ranges, the canonical
 // text round trip, and errors that name the argument and point at its column.
+#include "common/observer_spec.h"
+
 #include <string>
 
-#include "common/observer_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -118,8 +119,7 @@ TEST(ObserverSpec, ErrorsNameTheArgumentAndColumn) {
               HasSubstr("argument 'qscheme'"));
   EXPECT_THAT(Error("MinMaxObserver(qscheme=per_tensor_symmetric, reduce_range=true)"),
               HasSubstr("Cannot reduce range for symmetric quantization for quint8"));
-  EXPECT_THAT(Error("MinMaxObserver(quant_min=1, quant_max=10)"),
-              HasSubstr("must include 0"));
+  EXPECT_THAT(Error("MinMaxObserver(quant_min=1, quant_max=10)"), HasSubstr("must include 0"));
   EXPECT_THAT(Error("MinMaxObserver(dtype=qint8, quant_min=-200, quant_max=100)"),
               HasSubstr("maximum bit range (=256)"));
   EXPECT_THAT(Error("MinMaxObserver(dtype=float32)"), HasSubstr("argument 'dtype'"));
@@ -137,11 +137,11 @@ TEST(ObserverSpec, ErrorsNameTheArgumentAndColumn) {
 
 TEST(ObserverSpec, KnownClassesIncludeEveryPyTorchObserver) {
   const auto& known = KnownObserverClasses();
-  for (const char* c : {"MinMaxObserver", "MovingAverageMinMaxObserver",
-                        "PerChannelMinMaxObserver", "MovingAveragePerChannelMinMaxObserver",
-                        "HistogramObserver", "FixedQParamsObserver", "PlaceholderObserver",
-                        "NoopObserver", "ReuseInputObserver", "FakeQuantize",
-                        "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize"}) {
+  for (const char* c :
+       {"MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
+        "MovingAveragePerChannelMinMaxObserver", "HistogramObserver", "FixedQParamsObserver",
+        "PlaceholderObserver", "NoopObserver", "ReuseInputObserver", "FakeQuantize",
+        "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize"}) {
     EXPECT_NE(std::find(known.begin(), known.end(), c), known.end()) << c;
   }
 }

@@ -1,6 +1,8 @@
 // Verifies observer behaviour beyond the golden corpus: markers, empty tensors, thread-count
 // independence on large tensors, shape errors, fake-quant toggles, and the Histogram search
 // entry points.
+#include "backends/cpu/observer.h"
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "backends/cpu/histogram.h"
-#include "backends/cpu/observer.h"
 #include "common/observer_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -35,8 +36,8 @@ std::vector<float> Normal(size_t n, uint32_t seed) {
 }
 
 TEST(Observer, MarkersCollectNothingAndHaveNoQParams) {
-  for (const char* spec : {"PlaceholderObserver(dtype=float16)", "NoopObserver()",
-                           "ReuseInputObserver()"}) {
+  for (const char* spec :
+       {"PlaceholderObserver(dtype=float16)", "NoopObserver()", "ReuseInputObserver()"}) {
     auto o = Make(spec);
     EXPECT_EQ(o->kind(), ObserverKind::kMarker);
     std::vector<float> x = {1, 2, 3};
@@ -68,10 +69,10 @@ TEST(Observer, ResultsDoNotDependOnTheThreadCount) {
   for (const char* spec :
        {"MinMaxObserver()", "PerChannelMinMaxObserver(ch_axis=0)",
         "PerChannelMinMaxObserver(ch_axis=1)", "PerChannelMinMaxObserver(ch_axis=3)",
-        "MovingAveragePerChannelMinMaxObserver(ch_axis=1)", "HistogramObserver()",
-        "FakeQuantize()", "FusedMovingAvgObsFakeQuantize(observer="
-                          "MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127, "
-                          "dtype=qint8, qscheme=per_channel_symmetric, ch_axis=0)"}) {
+        "MovingAveragePerChannelMinMaxObserver(ch_axis=1)", "HistogramObserver()", "FakeQuantize()",
+        "FusedMovingAvgObsFakeQuantize(observer="
+        "MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127, "
+        "dtype=qint8, qscheme=per_channel_symmetric, ch_axis=0)"}) {
     SCOPED_TRACE(spec);
     std::string states[2];
     std::vector<float> outs[2];
@@ -167,7 +168,7 @@ TEST(Observer, FakeQuantizeToggles) {
   fq->EnableObserver(false);
   std::vector<float> big = {-100.0f, 100.0f, 0.0f, 1.0f};
   ASSERT_TRUE(fq->Forward(big.data(), {4}, out.data()).ok());
-  EXPECT_EQ(fq->CalculateQParams()->scale, q1.scale);  // the observer did not move
+  EXPECT_EQ(fq->CalculateQParams()->scale, q1.scale);       // the observer did not move
   EXPECT_EQ(out[0], (0 - q1.zero_point[0]) * q1.scale[0]);  // clamped at quant_min
 }
 

@@ -183,8 +183,8 @@ TEST(ObserverState, HistogramMergeConservesMassWithinOneSourceBin) {
 
 TEST(ObserverState, MergeWithEmptyIsIdentity) {
   const auto batches = Batches(2, {3, 9}, 5);
-  for (const char* spec : {"MinMaxObserver()", "PerChannelMinMaxObserver()",
-                           "HistogramObserver()", "MovingAverageMinMaxObserver()"}) {
+  for (const char* spec : {"MinMaxObserver()", "PerChannelMinMaxObserver()", "HistogramObserver()",
+                           "MovingAverageMinMaxObserver()"}) {
     auto full = Feed(spec, batches, 0, 2);
     const std::string before = full->SerializeState();
     auto empty = Make(spec);
