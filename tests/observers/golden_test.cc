@@ -125,6 +125,17 @@ void RunCase(const json& c, int threads) {
   } else {
     EXPECT_EQ(q->zero_point, expect["zero_point"].get<std::vector<int64_t>>());
   }
+  if (expect.contains("fake_quant_scale")) {
+    // The scale / zero point buffers the module applied in its last forward (for the fused
+    // class these come from ATen's ChooseQuantizationParams, not calculate_qparams).
+    const json state = o.StateToJson();
+    EXPECT_EQ(state["scale"].get<std::vector<uint32_t>>(),
+              expect["fake_quant_scale"].get<std::vector<uint32_t>>());
+    if (expect.contains("fake_quant_zero_point")) {
+      EXPECT_EQ(state["zero_point"].get<std::vector<int64_t>>(),
+                expect["fake_quant_zero_point"].get<std::vector<int64_t>>());
+    }
+  }
   if (expect.contains("forward_output")) {
     const json& fo = expect["forward_output"];
     const float* want = corpus.data.data() + fo["offset"].get<size_t>();
