@@ -12,6 +12,7 @@
 #define QPREP_BACKENDS_CPU_KERNELS_INL_H_
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -125,13 +126,16 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
   }
 }
 
-// histc counts: bin indices computed N at a time, then counted into four interleaved
-// sub-histograms (so repeated bins do not serialize on one counter), summed at the end.
+// histc counts: bin indices for a block of kBlock values are computed N at a time into a local
+// buffer, then counted into four interleaved sub-histograms (so runs of one bin, e.g. ReLU zeros,
+// do not serialize on one counter), summed at the end. Separating the two phases lets the
+// vector divide and the scalar increments overlap.
 static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
                                                uint32_t bins, uint32_t* counts) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
+  constexpr size_t kBlock = 512;
   const float range = hi - lo;
   const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vrange = hn::Set(d, range);
   const auto vbins = hn::Set(d, static_cast<float>(bins));
@@ -139,21 +143,35 @@ static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float l
   const auto vskip = hn::Set(di, static_cast<int32_t>(bins));  // a spare slot for skipped values
   const size_t stride = bins + 1;
   std::vector<uint32_t> sub(4 * stride, 0);
-  HWY_ALIGN int32_t idx[hn::MaxLanes(d)];
+  uint32_t* s0 = sub.data();
+  uint32_t* s1 = s0 + stride;
+  uint32_t* s2 = s1 + stride;
+  uint32_t* s3 = s2 + stride;
+  HWY_ALIGN int32_t idx[kBlock];
   size_t i = 0;
-  for (; i + N <= n; i += N) {
-    const auto v = hn::LoadU(d, p + i);
-    const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
-    const auto scaled = hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins);
-    // Out-of-range lanes are replaced before conversion, so no conversion overflows.
-    const auto pos = hn::ConvertTo(di, hn::IfThenElseZero(in, scaled));
-    const auto b = hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip);
-    hn::Store(b, di, idx);
-    for (size_t j = 0; j < N; ++j) ++sub[(j & 3) * stride + idx[j]];
+  const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 512 on SVE)
+  while (i + N <= n) {
+    const size_t len = std::min(block, (n - i) / N * N);
+    for (size_t k = 0; k < len; k += N) {
+      const auto v = hn::LoadU(d, p + i + k);
+      const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
+      const auto scaled = hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins);
+      // Out-of-range lanes are replaced before conversion, so no conversion overflows.
+      const auto pos = hn::ConvertTo(di, hn::IfThenElseZero(in, scaled));
+      hn::Store(hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip), di,
+                idx + k);
+    }
+    size_t k = 0;
+    for (; k + 4 <= len; k += 4) {
+      ++s0[idx[k]];
+      ++s1[idx[k + 1]];
+      ++s2[idx[k + 2]];
+      ++s3[idx[k + 3]];
+    }
+    for (; k < len; ++k) ++s0[idx[k]];
+    i += len;
   }
-  for (uint32_t k = 0; k < bins; ++k) {
-    counts[k] += sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
-  }
+  for (uint32_t k = 0; k < bins; ++k) counts[k] += s0[k] + s1[k] + s2[k] + s3[k];
   reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
 }
 
