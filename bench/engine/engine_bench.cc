@@ -111,6 +111,35 @@ BENCHMARK(BM_PreparePlacement)
     ->ArgNames({"nodes", "provenance"})
     ->Unit(benchmark::kMillisecond);
 
+// The placement program cut to its first `rules` rules: the per-rule cost is the difference of
+// consecutive prefixes (docs/benchmarks-engine.md reports it per rule and size).
+void BM_PreparePlacementPrefix(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  ProgramBuilder b = PlacementProgram();
+  Program program = b.program();
+  program.rules.resize(static_cast<size_t>(state.range(1)));
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto db = std::make_unique<Database>(program, /*provenance=*/true);
+    LoadGraph(b, db.get(), n);
+    state.ResumeTiming();
+    double cpu0 = CpuSeconds();
+    auto report = Evaluate(program, db.get());
+    cpu_seconds += CpuSeconds() - cpu0;
+    QPREP_CHECK(report.ok());
+    state.PauseTiming();
+    db.reset();
+    state.ResumeTiming();
+  }
+  state.counters["cpu_ns_per_node"] =
+      cpu_seconds * 1e9 / (static_cast<double>(n) * state.iterations());
+}
+BENCHMARK(BM_PreparePlacementPrefix)
+    ->ArgsProduct({{10'000, 100'000, 1'000'000}, {2, 3, 4, 5}})
+    ->ArgNames({"nodes", "rules"})
+    ->Unit(benchmark::kMillisecond);
+
 // Plain transitive reachability from every 1000th node along the chain+skip graph, without
 // sharing: isolates the join (probe of edge by producer id) cost.
 void BM_Reachability(benchmark::State& state) {
