@@ -324,14 +324,14 @@ def fake_quant_cases():
     return cases
 
 
-def run_case(name, cls, kw, batches, inputs):
-    entry = {"name": name, "spec": spec_text(cls, kw), "batches": []}
+def run_case(name, cls, kw, batches, inputs, spec=None, make=None):
+    entry = {"name": name, "spec": spec or spec_text(cls, kw), "batches": []}
     for b in batches:
         flat = np.ascontiguousarray(b, dtype=np.float32).reshape(-1)
         entry["batches"].append({"shape": list(b.shape), "offset": len(inputs[0]) // 4,
                                  "count": int(flat.size)})
         inputs[0] += flat.tobytes()
-    module = CLASSES[cls](**kw)
+    module = make() if make else CLASSES[cls](**kw)
     expect = {}
     out = None
     try:
@@ -360,7 +360,7 @@ def run_case(name, cls, kw, batches, inputs):
         expect["zero_point_float"] = bits(zp.detach().numpy())
     else:
         expect["zero_point"] = [int(z) for z in zp.detach().numpy().reshape(-1)]
-    if cls in ("FakeQuantize", "FusedMovingAvgObsFakeQuantize"):
+    if cls in ("FakeQuantize", "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize"):
         flat = np.ascontiguousarray(out.detach().numpy(), dtype=np.float32).reshape(-1)
         expect["forward_output"] = {"offset": len(inputs[0]) // 4, "count": int(flat.size)}
         inputs[0] += flat.tobytes()
@@ -388,6 +388,16 @@ def main():
                      ("tanh", {"scale": 2.0 / 256.0, "zero_point": 128})):
         cases.append(run_case(f"FixedQParamsObserver_{name}", "FixedQParamsObserver", kw,
                               [gen("normal", (5,), 1)], inputs))
+    # FixedQParamsFakeQuantize takes its observer with_args (sigmoid's and tanh's qparams).
+    for name, scale, zp in (("sigmoid", 1.0 / 256.0, 0), ("tanh", 2.0 / 256.0, 128)):
+        for di, (kind, shape) in enumerate((("normal", (4, 9)), ("uniform", (30,)))):
+            cases.append(run_case(
+                f"FixedQParamsFakeQuantize_{name}_{kind}", "FixedQParamsFakeQuantize", {},
+                [gen(kind, shape, 40 + di)], inputs,
+                spec=f"FixedQParamsFakeQuantize(observer=FixedQParamsObserver(scale={scale!r}, "
+                     f"zero_point={zp}))",
+                make=lambda s=scale, z=zp: fq.FixedQParamsFakeQuantize(
+                    observer=obs.FixedQParamsObserver.with_args(scale=s, zero_point=z))))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "inputs.f32"), "wb") as f:
         f.write(inputs[0])

@@ -167,7 +167,7 @@ TEST(GoldenCorpus, IsLoadedAndCoversEveryClass) {
   for (const char* want :
        {"MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
         "MovingAveragePerChannelMinMaxObserver", "HistogramObserver", "FixedQParamsObserver",
-        "FakeQuantize", "FusedMovingAvgObsFakeQuantize"}) {
+        "FakeQuantize", "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize"}) {
     EXPECT_TRUE(classes.count(want)) << want;
   }
 }
