@@ -27,21 +27,21 @@ std::string Slurp(const fs::path& p) {
   return ss.str();
 }
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out;
   std::string err;
 };
 
 // Runs qprepc with `args` in directory `cwd`, capturing stdout and stderr.
-Run Qprepc(const std::string& args, const fs::path& cwd) {
+CliRun Qprepc(const std::string& args, const fs::path& cwd) {
   const fs::path tmp = fs::temp_directory_path() / ("qprep_cli_test_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   const std::string cmd = "cd '" + cwd.string() + "' && '" + std::string(QPREPC_PATH) + "' " +
                           args + " >'" + (tmp / "out").string() + "' 2>'" +
                           (tmp / "err").string() + "'";
   int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = Slurp(tmp / "out");
   r.err = Slurp(tmp / "err");
@@ -62,10 +62,10 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, SummaryOfExample) {
-  Run r = Qprepc("summary examples/tiny.qg", kSource);
+  CliRun r = Qprepc("summary examples/tiny.qg", kSource);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "graph tiny: 11 nodes, 11 edges, 6 modules");
-  Run j = Qprepc("summary --json examples/resnet18.qg", kSource);
+  CliRun j = Qprepc("summary --json examples/resnet18.qg", kSource);
   EXPECT_EQ(j.code, 0) << j.err;
   EXPECT_EQ(j.out, Slurp(kSource / "examples/resnet18.summary.json"));
 }
@@ -73,11 +73,11 @@ TEST_F(CliTest, SummaryOfExample) {
 // -o writes exactly what stdout gets, and the output reads back to itself.
 TEST_F(CliTest, PrintToFile) {
   const fs::path out = out_dir_ / "p.qg";
-  Run r = Qprepc("print tests/ir/data/canonical/messy.in.qg -o '" + out.string() + "'", kSource);
+  CliRun r = Qprepc("print tests/ir/data/canonical/messy.in.qg -o '" + out.string() + "'", kSource);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(Slurp(out), Slurp(kSource / "tests/ir/data/canonical/messy.out.qg"));
-  Run again = Qprepc("print '" + out.string() + "'", kSource);
+  CliRun again = Qprepc("print '" + out.string() + "'", kSource);
   EXPECT_EQ(again.code, 0);
   EXPECT_EQ(again.out, Slurp(out));
 }
@@ -95,7 +95,7 @@ TEST_F(CliTest, MalformedInputs) {
   for (const fs::path& in : inputs) {
     SCOPED_TRACE(in.filename().string());
     const fs::path out = out_dir_ / "new.qg";
-    Run r = Qprepc("print " + in.filename().string() + " -o '" + out.string() + "'", dir);
+    CliRun r = Qprepc("print " + in.filename().string() + " -o '" + out.string() + "'", dir);
     EXPECT_EQ(r.code, 1);
     fs::path golden = in;
     golden.replace_extension(".stderr");
@@ -105,10 +105,10 @@ TEST_F(CliTest, MalformedInputs) {
 
     const fs::path existing = out_dir_ / "existing.qg";
     { std::ofstream(existing) << "old\n"; }
-    Run r2 = Qprepc("print " + in.filename().string() + " -o '" + existing.string() + "'", dir);
+    CliRun r2 = Qprepc("print " + in.filename().string() + " -o '" + existing.string() + "'", dir);
     EXPECT_EQ(r2.code, 1);
     EXPECT_EQ(Slurp(existing), "old\n");
-    Run s = Qprepc("summary " + in.filename().string(), dir);
+    CliRun s = Qprepc("summary " + in.filename().string(), dir);
     EXPECT_EQ(s.code, 1);
     EXPECT_EQ(s.err, Slurp(golden));
   }
@@ -117,15 +117,15 @@ TEST_F(CliTest, MalformedInputs) {
 }
 
 TEST_F(CliTest, UsageAndIoErrors) {
-  Run none = Qprepc("print", kSource);
+  CliRun none = Qprepc("print", kSource);
   EXPECT_EQ(none.code, 2);
   EXPECT_NE(none.err.find("usage: qprepc print"), std::string::npos);
-  Run help = Qprepc("summary --help", kSource);
+  CliRun help = Qprepc("summary --help", kSource);
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("usage: qprepc summary MODEL.qg [--json]"), std::string::npos);
-  Run bad_opt = Qprepc("summary --frobnicate examples/tiny.qg", kSource);
+  CliRun bad_opt = Qprepc("summary --frobnicate examples/tiny.qg", kSource);
   EXPECT_EQ(bad_opt.code, 2);
-  Run missing = Qprepc("summary no/such/file.qg", kSource);
+  CliRun missing = Qprepc("summary no/such/file.qg", kSource);
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.err.rfind("qprepc: error:", 0), 0u) << missing.err;
 }
