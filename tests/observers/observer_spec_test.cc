@@ -2,6 +2,7 @@
 // text round trip, and errors that name the argument and point at its column.
 #include "common/observer_spec.h"
 
+#include <random>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -144,6 +145,42 @@ TEST(ObserverSpec, KnownClassesIncludeEveryPyTorchObserver) {
         "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize"}) {
     EXPECT_NE(std::find(known.begin(), known.end(), c), known.end()) << c;
   }
+}
+
+// Random and mutated inputs never crash the parser, and whatever parses round-trips.
+TEST(ObserverSpec, MutatedInputsParseOrFailCleanly) {
+  const std::vector<std::string> seeds = {
+      "HistogramObserver(dtype=quint8, reduce_range=true)",
+      "FakeQuantize(observer=PerChannelMinMaxObserver(ch_axis=1, dtype=qint8), quant_min=-128, "
+      "quant_max=127)",
+      "FixedQParamsObserver(0.00390625, 0)",
+      "MinMaxObserver(quant_min=0, quant_max=15, eps=1e-5, qscheme=torch.per_tensor_symmetric)",
+  };
+  const std::string alphabet = "()=,.-+ _\"'aeqtx0159eETrueFalseNone";
+  std::mt19937 rng(42);
+  int parsed = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s = seeds[iter % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const size_t pos = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s.erase(pos, 1 + rng() % 3); break;
+        case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        default: s[pos] = alphabet[rng() % alphabet.size()]; break;
+      }
+    }
+    auto spec = ParseObserverSpec(s);
+    if (!spec.ok()) {
+      EXPECT_FALSE(spec.status().message().empty()) << s;
+      continue;
+    }
+    ++parsed;
+    auto again = ParseObserverSpec(spec->ToString());
+    ASSERT_TRUE(again.ok()) << s << " -> " << spec->ToString() << ": " << again.status();
+    EXPECT_EQ(*again, *spec) << s << " -> " << spec->ToString();
+  }
+  EXPECT_GT(parsed, 100);  // the mutations do not only produce garbage
 }
 
 }  // namespace
