@@ -1007,11 +1007,14 @@ absl::Status Observer::CheckStateHeader(const json& state) const {
 
 absl::StatusOr<std::unique_ptr<Observer>> MakeObserver(const ObserverSpec& spec,
                                                        const ObserverOptions& options) {
+  ObserverFactory factory;
   {
     std::lock_guard<std::mutex> lock(RegistryMutex());
     auto it = Registry().find(spec.class_name);
-    if (it != Registry().end()) return it->second(spec, options);
+    if (it != Registry().end()) factory = it->second;
   }
+  // Called unlocked: a factory may build inner observers through MakeObserver.
+  if (factory) return factory(spec, options);
   const std::string& c = spec.class_name;
   std::unique_ptr<Observer> o;
   if (c == "MinMaxObserver" || c == "MovingAverageMinMaxObserver") {
