@@ -158,7 +158,9 @@ bool RegisterObserverFactory(std::string_view class_name, ObserverFactory factor
 
 // PyTorch's `_calculate_qparams(min_val, max_val)` for one or many channels, on float32 min /
 // max vectors, given the observer's spec (dtype, qscheme, effective quant range, eps, whether
-// the range is customized). Exposed for calibrators that choose their own range.
+// the range is customized). Exposed for calibrators that choose their own range. No data
+// (empty, or +inf / -inf per tensor) and invalid ranges (min > max, NaN) give PyTorch's defaults
+// (scale 1, zero point 0, is_default); observers' CalculateQParams reports the latter as errors.
 QParams CalculateQParamsFromMinMax(const ObserverSpec& spec, const std::vector<float>& min_val,
                                    const std::vector<float>& max_val);
 
