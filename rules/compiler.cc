@@ -137,6 +137,12 @@ const char* EntityKindName(EntityKind k) {
   return "?";
 }
 
+// "an observer", "a group".
+std::string WithArticle(EntityKind k) {
+  std::string n = EntityKindName(k);
+  return absl::StrCat(n[0] == 'o' ? "an " : "a ", n);
+}
+
 struct Entity {
   EntityKind kind;
   const ParsedFile* file = nullptr;
@@ -178,10 +184,13 @@ class Compiler {
                                     const std::vector<std::string>& paths) {
     for (const auto& s : sources) AddFile(s, nullptr);
     for (const std::string& p : paths) LoadPath(p, SourceRange{});
+    // Unused-declaration warnings after a syntax error would mostly be about uses the parser
+    // skipped.
+    bool syntax_errors = sink_->has_errors();
     Collect();
     EvaluateEntities();
     CompileRelationsAndRules();
-    if (options_.warn_unused) WarnUnused();
+    if (options_.warn_unused && !syntax_errors) WarnUnused();
     if (sink_->has_errors()) return sink_->ToStatus();
     return std::move(out_);
   }
@@ -347,8 +356,8 @@ class Compiler {
     e->used = true;
     if (e->kind != k) {
       Diagnostic d{Severity::kError, where,
-                   absl::StrCat("`", name, "` is a ", EntityKindName(e->kind), ", not a ",
-                                EntityKindName(k)),
+                   absl::StrCat("`", name, "` is ", WithArticle(e->kind), ", not ",
+                                WithArticle(k)),
                    {}};
       d.notes.push_back(Diagnostic{Severity::kNote, e->where, "declared here", {}});
       sink_->Add(std::move(d));
@@ -465,7 +474,7 @@ class Compiler {
       if (Entity* e = FindEntity(text)) {
         e->used = true;
         if (e->kind != EntityKind::kGroup) {
-          sink_->Error(where, absl::StrCat("`", text, "` is a ", EntityKindName(e->kind),
+          sink_->Error(where, absl::StrCat("`", text, "` is ", WithArticle(e->kind),
                                            ", not an op or group"));
           return false;
         }
@@ -687,7 +696,9 @@ class Compiler {
     if (e.state == Entity::State::kDone) return true;
     if (e.state == Entity::State::kFailed) return false;
     if (e.state == Entity::State::kBusy) {
-      sink_->Error(e.where, absl::StrCat(EntityKindName(e.kind), " is defined in terms of itself"));
+      sink_->Error(e.where, absl::StrCat(EntityKindName(e.kind), " `", e.named ? e.named->name.text
+                                                                           : e.block->name.text,
+                                         "` is defined in terms of itself"));
       e.state = Entity::State::kFailed;
       return false;
     }
@@ -1779,8 +1790,9 @@ class Compiler {
       l.where = pf.RangeOf(lit);
       lowered[i] = std::move(l);
     }
-    // Head.
+    // Head (its range restriction is only meaningful once the body is well formed).
     for (const ast::Term& t : r.head.args) {
+      if (!st.ok) break;
       const auto* n = boost::get<ast::Name>(&t.get());
       if (n && IsVariableName(n->text) && !aliases_.count(n->text) && !is_bound(t)) {
         sink_->Error(pf.RangeOf(*n),

@@ -61,41 +61,44 @@ struct DeclKeywordClass : AnnotatePosition {};
 struct BlockKeywordClass : AnnotatePosition {};
 struct DeclarationClass : AnnotatePosition, ReportExpectationFailure {};
 
-const x3::rule<NameClass, ast::Name> name = "name";
-const x3::rule<NumberClass, ast::Number> number = "number";
-const x3::rule<StringClass, ast::String> string = "string";
+const x3::rule<NameClass, ast::Name> name = "a name";
+const x3::rule<NumberClass, ast::Number> number = "a number";
+const x3::rule<StringClass, ast::String> string = "a quoted string";
 const x3::rule<WildcardClass, ast::Wildcard> wildcard = "'_'";
-const x3::rule<ArgumentClass, ast::Argument> argument = "argument";
-const x3::rule<CallClass, ast::Call> call = "call";
-const x3::rule<FieldClass, ast::Field> field = "field";
-const x3::rule<BlockClass, ast::Block> block = "block";
-const x3::rule<SetClass, ast::SetExpr> set = "set";
-const x3::rule<ListClass, ast::ListExpr> list = "list";
+const x3::rule<ArgumentClass, ast::Argument> argument = "an argument";
+const x3::rule<CallClass, ast::Call> call = "a call";
+const x3::rule<FieldClass, ast::Field> field = "a field";
+const x3::rule<BlockClass, ast::Block> block = "a block";
+const x3::rule<SetClass, ast::SetExpr> set = "a set";
+const x3::rule<ListClass, ast::ListExpr> list = "a list";
 const x3::rule<IncludeKeywordClass, ast::Name> include_keyword = "include";
-const x3::rule<PrimaryClass, ast::Primary> primary = "value";
-const x3::rule<AlternativesClass, ast::Alternatives> alternatives = "value";
-const x3::rule<ExprClass, ast::Expr> expr = "expression";
-const x3::rule<ItemClass, ast::Item> item = "entry";
+const x3::rule<PrimaryClass, ast::Primary> primary = "a value";
+const x3::rule<AlternativesClass, ast::Alternatives> alternatives = "a value";
+const x3::rule<ExprClass, ast::Expr> expr = "a value";
+const x3::rule<ItemClass, ast::Item> item = "an entry";
 const x3::rule<IncludeClass, ast::IncludeDecl> include_decl = "include";
 const x3::rule<AliasClass, ast::AliasDecl> alias_decl = "alias";
-const x3::rule<DeclKeywordClass, ast::Name> decl_keyword = "declaration keyword";
-const x3::rule<NamedDeclClass, ast::NamedDecl> named_decl = "declaration";
+const x3::rule<DeclKeywordClass, ast::Name> decl_keyword = "a declaration keyword";
+const x3::rule<NamedDeclClass, ast::NamedDecl> named_decl = "a declaration";
 const x3::rule<BlockKeywordClass, ast::Name> block_keyword = "qconfig_mapping or backend";
-const x3::rule<BlockDeclClass, ast::BlockDecl> block_decl = "block declaration";
-const x3::rule<ColumnClass, ast::Column> column = "column";
-const x3::rule<RelationClass, ast::RelationDecl> relation_decl = "relation declaration";
-const x3::rule<TermClass, ast::Term> term = "term";
-const x3::rule<AtomClass, ast::Atom> atom = "atom";
-const x3::rule<ComparisonClass, ast::Comparison> comparison = "comparison";
-const x3::rule<LiteralClass, ast::Literal> literal = "literal";
-const x3::rule<RuleClass, ast::RuleDecl> rule_decl = "rule";
-const declaration_type declaration = "declaration";
+const x3::rule<BlockDeclClass, ast::BlockDecl> block_decl = "a block declaration";
+const x3::rule<ColumnClass, ast::Column> column = "a column";
+const x3::rule<RelationClass, ast::RelationDecl> relation_decl = "a relation declaration";
+const x3::rule<TermClass, ast::Term> term = "a term";
+const x3::rule<AtomClass, ast::Atom> atom = "an atom";
+const x3::rule<ComparisonClass, ast::Comparison> comparison = "a comparison";
+const x3::rule<LiteralClass, ast::Literal> literal = "a literal";
+const x3::rule<RuleClass, ast::RuleDecl> rule_decl = "a rule";
+const declaration_type declaration = "a declaration";
 
 // ---- lexemes (filled by actions: they are single strings, not sequences) ----
 inline const auto kIdent = lexeme[(alpha | char_('_')) >> *(alnum | char_('_'))];
 inline const auto kSetText = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   x3::_val(ctx).text.assign(r.begin(), r.end());
+  // Tagged here as well as by on_success: a Name parsed as a direct member of a Fusion
+  // sequence otherwise comes out untagged with Boost 1.74.
+  x3::get<ErrorHandlerTag>(ctx).Tag(x3::_val(ctx), r.begin(), r.end());
 };
 inline const auto kAppendChar = [](auto& ctx) { x3::_val(ctx).value.push_back(x3::_attr(ctx)); };
 
@@ -103,9 +106,13 @@ const auto name_def = raw[lexeme[kIdent >> *('.' >> kIdent)]][kSetText];
 const auto number_def =
     raw[lexeme[-lit('-') >> +digit >> -('.' >> +digit) >>
                -(char_("eE") >> -char_("+-") >> +digit) >> !(alpha | '_')]][kSetText];
+inline const auto kTagWhole = [](auto& ctx) {
+  const auto& r = x3::_attr(ctx);
+  x3::get<ErrorHandlerTag>(ctx).Tag(x3::_val(ctx), r.begin(), r.end());
+};
 const auto string_def =
-    lexeme['"' > *((lit('\\') >> char_[kAppendChar]) | (char_ - '"' - x3::eol)[kAppendChar]) >
-           '"'];
+    raw[lexeme['"' > *((lit('\\') >> char_[kAppendChar]) | (char_ - '"' - x3::eol)[kAppendChar]) >
+               '"']][kTagWhole];
 const auto wildcard_def = lexeme[lit('_') >> !(alnum | '_')];
 
 // ---- expressions (configuration values, observers, patterns) ----
@@ -118,7 +125,9 @@ const auto argument_def =
 const auto call_def = name >> '(' > -(argument % ',') > ')';
 const auto field_sep = lit(',') | lit(';');
 const auto field_def = name >> ':' > expr;
-const auto block_def = lit('{') >> &(name >> ':') > (field % field_sep) > -field_sep > '}';
+const auto fields = x3::rule<class FieldsClass, std::vector<ast::Field>>{"`name: value`"} =
+    field % field_sep;
+const auto block_def = lit('{') >> &(name >> ':') > fields > -field_sep > '}';
 // Sets and lists hold whole expressions, which are themselves containers; X3 would splice
 // them, so elements are appended by an action instead of by attribute propagation.
 inline const auto kPushBack = [](auto& ctx) { x3::_val(ctx).items.push_back(x3::_attr(ctx)); };
@@ -129,7 +138,8 @@ const auto alternatives_def = primary % '|';
 const auto expr_def = alternatives % "->";
 
 // ---- configuration declarations ----
-const auto item_body = (lit(':') > expr > ';') | (block >> -lit(';'));
+const auto item_body = x3::rule<class ItemBodyClass, ast::ItemBody>{"`: value;` or `{ ... }`"} =
+    (lit(':') > expr > ';') | (block >> -lit(';'));
 const auto item_def = name >> -(expr % ',') > item_body;
 const auto include_keyword_def = raw[Kw("include")][kSetText];
 const auto include_decl_def = include_keyword > string > ';';
@@ -137,8 +147,10 @@ const auto alias_decl_def = (Kw("alias") | Kw("using")) > name > '=' > name > ';
 const auto decl_keyword_def =
     raw[Kw("group") | Kw("observer") | Kw("qconfig") | Kw("dtype_config")][kSetText];
 const auto named_decl_def = decl_keyword > name > '=' > expr > ';';
+const auto base_names = x3::rule<class BaseNamesClass, std::vector<ast::Name>>{"a name"} =
+    name % ',';
 const auto block_keyword_def = raw[Kw("qconfig_mapping") | Kw("backend")][kSetText];
-const auto block_decl_def = block_keyword > name > -(Kw("extends") > (name % ',')) > '{' >
+const auto block_decl_def = block_keyword > name > -(Kw("extends") > base_names) > '{' >
                             *item > '}' > -lit(';');
 
 // ---- derivation rules ----
@@ -154,7 +166,9 @@ const auto compare_op = x3::string("!=") | x3::string("<=") | x3::string(">=") |
                         x3::string("=") | x3::string("<") | x3::string(">");
 const auto comparison_def = term >> compare_op > term;
 const auto literal_def = x3::matches[lit('!') | Kw("not")] >> (atom | comparison);
-const auto rule_decl_def = name >> ':' > atom > -(":-" > (literal % ',')) > '.';
+const auto rule_body = x3::rule<class RuleBodyClass, std::vector<ast::Literal>>{"a literal"} =
+    literal % ',';
+const auto rule_decl_def = name >> ':' > atom > -(":-" > rule_body) > '.';
 
 const auto declaration_def =
     include_decl | alias_decl | named_decl | block_decl | relation_decl | rule_decl;
