@@ -198,6 +198,29 @@ void BatchChannelMinMax(const float* p, const ChannelView& v, const ObserverOpti
   }
 }
 
+// Per-channel fake-quant, threaded over independent rows: whole outer blocks when there are
+// enough, else channel ranges of a single outer block. Elementwise, so any split is exact.
+void ThreadedFakeQuantPerChannel(const float* in, const ChannelView& v, const float* scale,
+                                 const int32_t* zp, int64_t qmin, int64_t qmax,
+                                 const ObserverOptions& o, float* out) {
+  const size_t n = v.outer * v.channels * v.inner;
+  const int threads = ThreadsFor(o, n);
+  const size_t block = v.channels * v.inner;
+  if (threads > 1 && v.outer >= static_cast<size_t>(threads)) {
+    ParallelChunks(threads, v.outer, [&](size_t b, size_t e, int) {
+      kernels::FakeQuantizePerChannel(in + b * block, e - b, v.channels, v.inner, scale, zp, qmin,
+                                      qmax, out + b * block);
+    });
+  } else if (threads > 1 && v.outer == 1 && v.channels >= static_cast<size_t>(threads)) {
+    ParallelChunks(threads, v.channels, [&](size_t b, size_t e, int) {
+      kernels::FakeQuantizePerChannel(in + b * v.inner, 1, e - b, v.inner, scale + b, zp + b, qmin,
+                                      qmax, out + b * v.inner);
+    });
+  } else {
+    kernels::FakeQuantizePerChannel(in, v.outer, v.channels, v.inner, scale, zp, qmin, qmax, out);
+  }
+}
+
 // ---- quantization parameters ---------------------------------------------------------------
 
 struct UniformParams {
@@ -828,8 +851,8 @@ class FakeQuantizeImpl final : public Observer {
       return absl::InvalidArgumentError("fake-quantize: " + std::to_string(scale_.size()) +
                                         " scales for " + std::to_string(v.channels) + " channels");
     }
-    kernels::FakeQuantizePerChannel(in, v.outer, v.channels, v.inner, scale_.data(),
-                                    zero_point_.data(), qmin, qmax, out);
+    ThreadedFakeQuantPerChannel(in, v, scale_.data(), zero_point_.data(), qmin, qmax, options(),
+                                out);
     return absl::OkStatus();
   }
 
