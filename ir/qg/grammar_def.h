@@ -168,9 +168,9 @@ const auto value_def = raw[
     kw("True")[set_value_kind(ast::Value::Kind::kTrue)] |
     kw("False")[set_value_kind(ast::Value::Kind::kFalse)] |
     lit("...")[set_value_kind(ast::Value::Kind::kEllipsis)] |
-    (kw("slice")[set_value_kind(ast::Value::Kind::kSlice)] >> '(' > value[push_item] > ',' >
+    ((kw("slice")[set_value_kind(ast::Value::Kind::kSlice)] >> '(') > value[push_item] > ',' >
      value[push_item] > ',' > value[push_item] > ')') |
-    (kw("opaque") >> '(' > string_lit[set_value_name(ast::Value::Kind::kOpaque)] > ')') |
+    ((kw("opaque") >> '(') > string_lit[set_value_name(ast::Value::Kind::kOpaque)] > ')') |
     (lexeme[lit("torch.") >> ident])[set_value_name(ast::Value::Kind::kDtype)]][set_range];
 
 const auto arg_def = raw[-((ident >> '=')[set_keyword]) >> value[set_arg_value]][set_range];
