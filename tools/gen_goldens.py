@@ -257,6 +257,8 @@ def survey(out_dir, only):
         except Exception as e:
             r.update(exported=False, error=f"{type(e).__name__}: {e}"[:500])
         r["wall_seconds"] = round(time.time() - start, 2)
+        # Timings on a shared machine mean little without the load they were taken under.
+        r["loadavg_1m"] = round(os.getloadavg()[0], 2)
         print(json.dumps(r), flush=True)
         results.append(r)
     path = os.path.join(DATA, "torchvision_survey.json")
