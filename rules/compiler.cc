@@ -751,6 +751,7 @@ class Compiler {
     auto q = QConfigOf(*e.file, e.named->value, name);
     Leave(e, q.has_value());
     if (q) {
+      q->name = name;  // `qconfig q2 = q;` is q under its own name (plans show q2)
       q->where = e.where;
       out_.qconfigs[name] = *q;
     }

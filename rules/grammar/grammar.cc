@@ -1,10 +1,11 @@
 // The one translation unit that compiles the rule-language grammar (X3 templates are heavy:
 // every other file sees only grammar.h's declarations).
-#include "rules/grammar/grammar.h"
-
 // GCC 12 at -O2 reports -Wmaybe-uninitialized inside X3's attribute moves (std::string members
-// of fusion-adapted structs constructed on every path); a known false positive.
+// of fusion-adapted structs constructed on every path); a known false positive. It must precede
+// every include: the warning is located in <string>, so it is suppressed by position.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "rules/grammar/grammar.h"
 
 #include "rules/grammar/config.h"
 #include "rules/grammar/grammar_def.h"

@@ -106,12 +106,33 @@ const auto name_def = raw[lexeme[kIdent >> *('.' >> kIdent)]][kSetText];
 const auto number_def =
     raw[lexeme[-lit('-') >> +digit >> -('.' >> +digit) >>
                -(char_("eE") >> -char_("+-") >> +digit) >> !(alpha | '_')]][kSetText];
+// Python's rules: \" \\ \n \t are escapes; any other backslash is kept (so regexes read
+// as they do in a Python string: "layer1\..*").
+inline const auto kAppendEscape = [](auto& ctx) {
+  char c = x3::_attr(ctx);
+  std::string& v = x3::_val(ctx).value;
+  switch (c) {
+    case '"':
+    case '\\':
+      v.push_back(c);
+      break;
+    case 'n':
+      v.push_back('\n');
+      break;
+    case 't':
+      v.push_back('\t');
+      break;
+    default:
+      v.push_back('\\');
+      v.push_back(c);
+  }
+};
 inline const auto kTagWhole = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   x3::get<ErrorHandlerTag>(ctx).Tag(x3::_val(ctx), r.begin(), r.end());
 };
 const auto string_def =
-    raw[lexeme['"' > *((lit('\\') >> char_[kAppendChar]) | (char_ - '"' - x3::eol)[kAppendChar]) >
+    raw[lexeme['"' > *((lit('\\') >> char_[kAppendEscape]) | (char_ - '"' - x3::eol)[kAppendChar]) >
                '"']][kTagWhole];
 const auto wildcard_def = lexeme[lit('_') >> !(alnum | '_')];
 
