@@ -99,6 +99,12 @@ RandomCase MakeCase(std::mt19937& rng) {
       }
       std::vector<std::string> bv(bound.begin(), bound.end());
       auto bound_var = [&]() { return V(bv[pick(static_cast<int>(bv.size()))]); };
+      if (pick(4) == 0) {  // a variable bound only by `=` (to a variable or a constant)
+        T rhs = pick(2) == 0 ? C(pick(domain)) : bound_var();
+        body.push_back(pick(2) == 0 ? Cmp(V("E"), CompareOp::kEq, rhs)
+                                    : Cmp(rhs, CompareOp::kEq, V("E")));
+        bv.push_back("E");
+      }
       if (pick(2) == 0) {  // negation of a strictly lower level
         std::vector<const RelInfo*> ok;
         for (const RelInfo& r : c.rels) {
