@@ -37,7 +37,8 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       // --- the graph -------------------------------------------------------------------------
       Rel("node", {{"n", N}, {"name", S}}, "every node of the (fused) graph, with its name"),
       Rel("op", {{"n", N}, {"kind", S}},
-          "the node's FX op: placeholder, get_attr, call_module, call_function, call_method, output"),
+          "the node's FX op: placeholder, get_attr, call_module, call_function, call_method, "
+          "output"),
       Rel("target", {{"n", N}, {"target", S}},
           "the node's target: module path, canonical function name, method name, input name"),
       Rel("module_type", {{"n", N}, {"type", S}},
@@ -50,33 +51,43 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("edge_kwarg", {{"e", E}, {"name", S}}, "the keyword argument the reference sits in"),
       Rel("edge_elem", {{"e", E}, {"index", I}},
           "the element position when the reference sits inside a list / tuple argument (cat)"),
-      Rel("edge_path", {{"e", E}, {"path", S}}, "the argument path as text: args[1][0], kwargs[\"weight\"]"),
+      Rel("edge_path", {{"e", E}, {"path", S}},
+          "the argument path as text: args[1][0], kwargs[\"weight\"]"),
       Rel("user", {{"n", N}, {"u", N}}, "u reads n's value (FX node.users, distinct)"),
       Rel("num_users", {{"n", N}, {"k", I}}, "number of distinct users"),
       Rel("is_tensor", {{"n", N}}, "shape propagation saw a tensor result"),
-      Rel("tensor_dtype", {{"n", N}, {"dtype", S}}, "the result tensor's dtype (float32, int64, bool, ...)"),
+      Rel("tensor_dtype", {{"n", N}, {"dtype", S}},
+          "the result tensor's dtype (float32, int64, bool, ...)"),
       Rel("tensor_rank", {{"n", N}, {"rank", I}}, "the result tensor's number of dimensions"),
       Rel("tensor_dim", {{"n", N}, {"i", I}, {"size", I}}, "the result tensor's i-th dimension"),
-      Rel("non_tensor_value", {{"n", N}}, "shape propagation saw a non-tensor Python value (int, Size, ...)"),
+      Rel("non_tensor_value", {{"n", N}},
+          "shape propagation saw a non-tensor Python value (int, Size, ...)"),
       Rel("args_have_no_tensors", {{"n", N}},
-          "PyTorch's all_node_args_have_no_tensors(n): n's args surely hold no tensors (x.size(0), x.shape)"),
+          "PyTorch's all_node_args_have_no_tensors(n): n's args surely hold no tensors (x.size(0), "
+          "x.shape)"),
       Rel("num_tensor_args", {{"n", N}, {"k", I}},
-          "QuantizeHandler.num_tensor_args: positional args that are nodes with tensors (x + y: 2, x + 3: 1)"),
+          "QuantizeHandler.num_tensor_args: positional args that are nodes with tensors (x + y: 2, "
+          "x + 3: 1)"),
       Rel("non_observable_arg", {{"e", E}, {"dtype", S}},
-          "NON_OBSERVABLE_ARG_DICT: the referenced value is a non-float (bool / int / float scalar) argument"),
+          "NON_OBSERVABLE_ARG_DICT: the referenced value is a non-float (bool / int / float "
+          "scalar) argument"),
       Rel("non_quantizable_weight_op", {{"n", N}},
-          "NON_QUANTIZABLE_WEIGHT_OPS: layer_norm / group_norm / instance_norm (weights never observed)"),
+          "NON_QUANTIZABLE_WEIGHT_OPS: layer_norm / group_norm / instance_norm (weights never "
+          "observed)"),
       Rel("graph_input", {{"n", N}, {"index", I}}, "the index-th placeholder"),
       Rel("graph_output", {{"e", E}, {"index", I}},
-          "a reference from the output node: index is its position in the returned tuple / list (0 if one value)"),
+          "a reference from the output node: index is its position in the returned tuple / list (0 "
+          "if one value)"),
       Rel("input_quantized", {{"n", N}}, "a placeholder listed in input_quantized_idxs"),
       Rel("input_quantized_idx", {{"i", I}}, "PrepareCustomConfig input_quantized_idxs"),
       Rel("output_quantized_idx", {{"i", I}}, "PrepareCustomConfig output_quantized_idxs"),
       Rel("config_flag", {{"flag", S}}, "run-wide flags: qat"),
-      Rel("dtype_is_quantized", {{"dtype", S}}, "quint8, qint8, qint32, quint4x2 (and int8 / uint8 / int32)"),
+      Rel("dtype_is_quantized", {{"dtype", S}},
+          "quint8, qint8, qint32, quint4x2 (and int8 / uint8 / int32)"),
       // --- fusion ----------------------------------------------------------------------------
       Rel("value_name", {{"n", N}, {"name", S}},
-          "the input-graph name of n's value: the pattern's last node for a fused node, else n's name"),
+          "the input-graph name of n's value: the pattern's last node for a fused node, else n's "
+          "name"),
       Rel("fused", {{"n", N}, {"type", S}}, "n is a fused node; its fused module type"),
       Rel("fused_member", {{"n", N}, {"name", S}}, "input-graph nodes absorbed by fused node n"),
       // --- qconfig resolution ---------------------------------------------------------------
@@ -89,8 +100,10 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("qconfig_activation", {{"q", Q}, {"o", O}}, "QConfig.activation"),
       Rel("qconfig_weight", {{"q", Q}, {"o", O}}, "QConfig.weight"),
       Rel("qconfig_bias", {{"q", Q}, {"o", O}}, "the bias observer, when declared"),
-      Rel("qconfig_input", {{"q", Q}, {"o", O}}, "input-specific activation observer, when declared"),
-      Rel("qconfig_output", {{"q", Q}, {"o", O}}, "output-specific activation observer, when declared"),
+      Rel("qconfig_input", {{"q", Q}, {"o", O}},
+          "input-specific activation observer, when declared"),
+      Rel("qconfig_output", {{"q", Q}, {"o", O}},
+          "output-specific activation observer, when declared"),
       Rel("qconfig_is_dynamic", {{"q", Q}}, "activation is PlaceholderObserver(is_dynamic=True)"),
       Rel("qconfig_reuse_input", {{"q", Q}}, "activation is ReuseInputObserver"),
       // --- observers -------------------------------------------------------------------------
@@ -101,17 +114,21 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("observer_quant_min", {{"o", O}, {"v", I}}, "effective quant_min"),
       Rel("observer_quant_max", {{"o", O}, {"v", I}}, "effective quant_max"),
       Rel("observer_eps", {{"o", O}, {"key", I}}, "eps as a FloatKey"),
-      Rel("observer_scale", {{"o", O}, {"key", I}}, "fixed scale (FixedQParamsObserver) as a FloatKey"),
+      Rel("observer_scale", {{"o", O}, {"key", I}},
+          "fixed scale (FixedQParamsObserver) as a FloatKey"),
       Rel("observer_zero_point", {{"o", O}, {"v", I}}, "fixed zero_point (FixedQParamsObserver)"),
       Rel("observer_is_dynamic", {{"o", O}}, "PlaceholderObserver(is_dynamic=True)"),
       // --- pattern matching and the backend config ------------------------------------------
       Rel("match", {{"n", N}, {"root", N}, {"last", N}, {"p", P}},
-          "n belongs to a match of pattern p; root is its first-executed node, last its output node"),
+          "n belongs to a match of pattern p; root is its first-executed node, last its output "
+          "node"),
       Rel("standalone_module", {{"n", N}}, "n is a standalone module (prepared separately)"),
       Rel("custom_module", {{"n", N}}, "n is a custom module class (float_to_observed_mapping)"),
-      Rel("pattern_text", {{"p", P}, {"text", S}}, "the pattern in PyTorch's reversed nested-tuple form"),
+      Rel("pattern_text", {{"p", P}, {"text", S}},
+          "the pattern in PyTorch's reversed nested-tuple form"),
       Rel("observation_type", {{"p", P}, {"type", S}},
-          "output_use_different_observer_as_input, output_share_observer_with_input, input_output_not_observed"),
+          "output_use_different_observer_as_input, output_share_observer_with_input, "
+          "input_output_not_observed"),
       Rel("num_tensor_args_observation_type", {{"p", P}, {"k", I}, {"type", S}},
           "_num_tensor_args_to_observation_type: observation type by number of tensor args"),
       Rel("input_type_index", {{"p", P}, {"input_type", S}, {"index", I}},
@@ -126,8 +143,10 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("dtype_config_bias", {{"d", I}, {"dtype", S}}, "DTypeConfig.bias_dtype"),
       Rel("dtype_config_is_dynamic", {{"d", I}}, "DTypeConfig.is_dynamic"),
       Rel("dtype_constraint", {{"d", I}, {"which", S}, {"name", S}, {"value", I}},
-          "DTypeWithConstraints of input / output / weight: quant_min_lower_bound, quant_max_upper_bound, "
-          "zero_point_exact_match (ints), scale_min_lower_bound, scale_max_upper_bound, scale_exact_match (FloatKeys)"),
+          "DTypeWithConstraints of input / output / weight: quant_min_lower_bound, "
+          "quant_max_upper_bound, "
+          "zero_point_exact_match (ints), scale_min_lower_bound, scale_max_upper_bound, "
+          "scale_exact_match (FloatKeys)"),
   };
 }
 
@@ -146,9 +165,9 @@ constexpr NonObservable kNonObservable[] = {
     {"view", "int", 1, -1},
 };
 
-constexpr std::string_view kNonQuantizableWeightOps[] = {
-    "torch.nn.functional.layer_norm", "torch.nn.functional.group_norm",
-    "torch.nn.functional.instance_norm"};
+constexpr std::string_view kNonQuantizableWeightOps[] = {"torch.nn.functional.layer_norm",
+                                                         "torch.nn.functional.group_norm",
+                                                         "torch.nn.functional.instance_norm"};
 
 // fx/utils.py all_node_args_have_no_tensors, quirks included (a float or None positional arg
 // counts as "found a tensor"; kwargs are ignored; every call_module is "has tensors").
@@ -312,7 +331,8 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
   absl::flat_hash_map<std::string, Datum> observer_ids;
   auto observer_id = [&](const ObserverSpec& s) -> Datum {
     std::string text = s.ToString();
-    auto [it, inserted] = observer_ids.try_emplace(text, static_cast<Datum>(tables.observers.size()));
+    auto [it, inserted] =
+        observer_ids.try_emplace(text, static_cast<Datum>(tables.observers.size()));
     if (inserted) {
       const Datum o = it->second;
       tables.observers.push_back(s);
@@ -418,8 +438,8 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
   for (int i : custom.input_quantized_idxs) L.Add("input_quantized_idx", {i});
   for (int i : custom.output_quantized_idxs) L.Add("output_quantized_idx", {i});
   if (config.is_qat) L.Add("config_flag", {L.Sym("qat")});
-  for (Dtype d : {Dtype::kQUInt8, Dtype::kQInt8, Dtype::kQInt32, Dtype::kQUInt4x2,
-                  Dtype::kFloat16, Dtype::kFloat32, Dtype::kInt8, Dtype::kUInt8, Dtype::kInt32}) {
+  for (Dtype d : {Dtype::kQUInt8, Dtype::kQInt8, Dtype::kQInt32, Dtype::kQUInt4x2, Dtype::kFloat16,
+                  Dtype::kFloat32, Dtype::kInt8, Dtype::kUInt8, Dtype::kInt32}) {
     if (IsQuantizedDtype(d)) L.Add("dtype_is_quantized", {L.Sym(DtypeName(d))});
   }
 
@@ -474,9 +494,9 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
         break;
       case NodeMatch::Kind::kPattern:
         if (m.config_index < 0 || static_cast<size_t>(m.config_index) >= backend.configs.size()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("match of node '", g.node(id).name, "' names pattern ",
-                           m.config_index, " which the backend does not have"));
+          return absl::InvalidArgumentError(absl::StrCat("match of node '", g.node(id).name,
+                                                         "' names pattern ", m.config_index,
+                                                         " which the backend does not have"));
         }
         L.Add("match", {nd, static_cast<Datum>(m.root), static_cast<Datum>(m.last),
                         static_cast<Datum>(m.config_index)});
@@ -504,9 +524,9 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
     if (c.input_output_observed.has_value() && !*c.input_output_observed) {
       L.Add("input_output_not_observed", {pd});
     }
-    const std::optional<ObserverSpec>& fixed =
-        config.is_qat && c.overwrite_output_fake_quantize ? c.overwrite_output_fake_quantize
-                                                          : c.overwrite_output_observer;
+    const std::optional<ObserverSpec>& fixed = config.is_qat && c.overwrite_output_fake_quantize
+                                                   ? c.overwrite_output_fake_quantize
+                                                   : c.overwrite_output_observer;
     if (fixed) L.Add("fixed_qparams_observer", {pd, observer_id(*fixed)});
     for (size_t i = 0; i < c.dtype_configs.size(); ++i) {
       const DTypeConfig& dc = c.dtype_configs[i];
@@ -514,24 +534,32 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
       tables.dtype_configs.push_back({static_cast<int>(p), static_cast<int>(i)});
       L.Add("dtype_config", {pd, d});
       if (dc.input_dtype.dtype) L.Add("dtype_config_input", {d, dtype_sym(dc.input_dtype.dtype)});
-      if (dc.output_dtype.dtype) L.Add("dtype_config_output", {d, dtype_sym(dc.output_dtype.dtype)});
-      if (dc.weight_dtype.dtype) L.Add("dtype_config_weight", {d, dtype_sym(dc.weight_dtype.dtype)});
+      if (dc.output_dtype.dtype)
+        L.Add("dtype_config_output", {d, dtype_sym(dc.output_dtype.dtype)});
+      if (dc.weight_dtype.dtype)
+        L.Add("dtype_config_weight", {d, dtype_sym(dc.weight_dtype.dtype)});
       if (dc.bias_dtype) L.Add("dtype_config_bias", {d, dtype_sym(dc.bias_dtype)});
       if (dc.is_dynamic.value_or(false)) L.Add("dtype_config_is_dynamic", {d});
       auto constraints = [&](std::string_view which, const DTypeWithConstraints& w) {
         const Datum ws = L.Sym(which);
         if (w.quant_min_lower_bound)
-          L.Add("dtype_constraint", {d, ws, L.Sym("quant_min_lower_bound"), *w.quant_min_lower_bound});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("quant_min_lower_bound"), *w.quant_min_lower_bound});
         if (w.quant_max_upper_bound)
-          L.Add("dtype_constraint", {d, ws, L.Sym("quant_max_upper_bound"), *w.quant_max_upper_bound});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("quant_max_upper_bound"), *w.quant_max_upper_bound});
         if (w.zero_point_exact_match)
-          L.Add("dtype_constraint", {d, ws, L.Sym("zero_point_exact_match"), *w.zero_point_exact_match});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("zero_point_exact_match"), *w.zero_point_exact_match});
         if (w.scale_min_lower_bound)
-          L.Add("dtype_constraint", {d, ws, L.Sym("scale_min_lower_bound"), FloatKey(*w.scale_min_lower_bound)});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("scale_min_lower_bound"), FloatKey(*w.scale_min_lower_bound)});
         if (w.scale_max_upper_bound)
-          L.Add("dtype_constraint", {d, ws, L.Sym("scale_max_upper_bound"), FloatKey(*w.scale_max_upper_bound)});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("scale_max_upper_bound"), FloatKey(*w.scale_max_upper_bound)});
         if (w.scale_exact_match)
-          L.Add("dtype_constraint", {d, ws, L.Sym("scale_exact_match"), FloatKey(*w.scale_exact_match)});
+          L.Add("dtype_constraint",
+                {d, ws, L.Sym("scale_exact_match"), FloatKey(*w.scale_exact_match)});
       };
       constraints("input", dc.input_dtype);
       constraints("output", dc.output_dtype);

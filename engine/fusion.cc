@@ -69,7 +69,8 @@ void SwapQatModules(const PrepareConfig& config, FusionResult& out) {
   // the swap needs. update_qconfig_for_fusion's fused-type entries come first.
   std::map<std::string, bool> type_none;  // module type -> qconfig is None
   for (const auto& e : m.object_type_qconfigs) {
-    if (e.object_type.kind == OpRef::Kind::kModule) type_none[e.object_type.name] = e.qconfig.is_none;
+    if (e.object_type.kind == OpRef::Kind::kModule)
+      type_none[e.object_type.name] = e.qconfig.is_none;
   }
   if (!m.object_type_qconfigs.empty()) {
     for (const FusedNode& f : out.fused) {
@@ -80,7 +81,8 @@ void SwapQatModules(const PrepareConfig& config, FusionResult& out) {
   }
   std::map<std::string, bool> name_none;  // str keys: method object types, then module names
   for (const auto& e : m.object_type_qconfigs) {
-    if (e.object_type.kind == OpRef::Kind::kMethod) name_none[e.object_type.name] = e.qconfig.is_none;
+    if (e.object_type.kind == OpRef::Kind::kMethod)
+      name_none[e.object_type.name] = e.qconfig.is_none;
   }
   for (const auto& e : m.module_name_qconfigs) name_none[e.module_name] = e.qconfig.is_none;
   const bool global_none = !m.global_qconfig.has_value() || m.global_qconfig->is_none;
@@ -167,9 +169,9 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       const BackendPatternConfig& cfg = backend.configs[m.config_index];
       const ir::Node& root = input.node(m.root);
       if (root.kind != ir::NodeKind::kCallModule) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "fusion pattern ", cfg.pattern.ToString(), " matched at '", src.name,
-            "' has root '", root.name, "' which is not a call_module node"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("fusion pattern ", cfg.pattern.ToString(), " matched at '", src.name,
+                         "' has root '", root.name, "' which is not a call_module node"));
       }
       FusedNode f;
       f.root = m.root;
@@ -183,9 +185,8 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       for (ir::NodeId mem : m.members) children.push_back(ChildType(input, mem));
       const FuserMethod& fm = cfg.fuser_method;
       if (fm.kind == FuserMethod::Kind::kSequential) {
-        f.fused_module_type = (config.is_qat && !fm.qat_module_type.empty())
-                                  ? fm.qat_module_type
-                                  : fm.eval_module_type;
+        f.fused_module_type = (config.is_qat && !fm.qat_module_type.empty()) ? fm.qat_module_type
+                                                                             : fm.eval_module_type;
         f.is_fused_module = true;
         f.child_module_types = children;
       } else if (config.is_qat) {

@@ -35,14 +35,14 @@
 namespace qprep::engine {
 
 struct FusedNode {
-  ir::NodeId fused = ir::kNoNode;  // id in the fused graph
-  ir::NodeId root = ir::kNoNode;   // input-graph id of the root (first-executed) node
-  ir::NodeId last = ir::kNoNode;   // input-graph id of the last node (its value is the output)
+  ir::NodeId fused = ir::kNoNode;   // id in the fused graph
+  ir::NodeId root = ir::kNoNode;    // input-graph id of the root (first-executed) node
+  ir::NodeId last = ir::kNoNode;    // input-graph id of the last node (its value is the output)
   std::vector<ir::NodeId> members;  // input-graph ids absorbed (root and last included), in
                                     // graph order; MatchAllNode positions excluded
   std::string last_name;            // input-graph name of `last`: how plans name the value
   std::vector<std::string> member_names;  // input-graph names of `members`
-  std::string fused_module_type;    // type of the module now at the root's path
+  std::string fused_module_type;          // type of the module now at the root's path
   // True when the result is one of torch.nn.intrinsic's _FusedModule types (not when BN was
   // folded into a plain Conv2d / Linear): only those take their first child's object_type
   // qconfig (qconfig_mapping_utils.update_qconfig_for_fusion).
@@ -53,11 +53,11 @@ struct FusedNode {
 };
 
 struct FusionResult {
-  ir::Graph graph;                   // the fused graph
-  std::vector<FusedNode> fused;      // one per fused node, in fused-graph order
-  std::vector<ir::NodeId> to_input;  // fused id -> input id (the root for fused nodes)
+  ir::Graph graph;                     // the fused graph
+  std::vector<FusedNode> fused;        // one per fused node, in fused-graph order
+  std::vector<ir::NodeId> to_input;    // fused id -> input id (the root for fused nodes)
   std::vector<ir::NodeId> from_input;  // input id -> fused id holding it (fused node if absorbed)
-  std::vector<int> fused_index;      // fused id -> index into `fused`, or -1
+  std::vector<int> fused_index;        // fused id -> index into `fused`, or -1
   // QAT only: the backend's float -> QAT module types (object_type qconfigs of the float type
   // also apply to the QAT type), and the module paths that were swapped.
   std::vector<std::pair<std::string, std::string>> qat_type_aliases;

@@ -13,7 +13,7 @@ namespace {
 
 // The nested "matched node pattern" PyTorch builds in record_match: a node or a tuple.
 struct NodePattern {
-  ir::NodeId node = ir::kNoNode;  // set for a node
+  ir::NodeId node = ir::kNoNode;   // set for a node
   std::vector<NodePattern> items;  // set for a tuple
   bool is_node() const { return node != ir::kNoNode; }
 };
@@ -190,9 +190,8 @@ std::vector<PatternEntry> SortedPatterns(const BackendConfig& backend, bool fusi
   }
   if (fusion_only) {
     // get_fusion_pattern_to_fuse_handler_cls keeps the configs whose (final) value fuses.
-    std::erase_if(table, [&](const PatternEntry& e) {
-      return !backend.configs[e.config_index].is_fusion();
-    });
+    std::erase_if(
+        table, [&](const PatternEntry& e) { return !backend.configs[e.config_index].is_fusion(); });
   }
   std::stable_sort(table.begin(), table.end(), [](const PatternEntry& a, const PatternEntry& b) {
     auto key = [](const Pattern& p) { return p.is_tuple() ? -p.Length() : 1; };
@@ -207,9 +206,9 @@ absl::StatusOr<MatchResult> FindMatches(const ir::Graph& g, const PrepareConfig&
     // Only PyTorch's default root-node getter is built in; a named strategy we do not know
     // would silently give wrong input-observer positions.
     if (!cfg.root_node_getter.empty() && cfg.root_node_getter != "default") {
-      return absl::InvalidArgumentError(
-          "pattern " + cfg.pattern.ToString() + ": unknown root_node_getter '" +
-          cfg.root_node_getter + "' (built in: default)");
+      return absl::InvalidArgumentError("pattern " + cfg.pattern.ToString() +
+                                        ": unknown root_node_getter '" + cfg.root_node_getter +
+                                        "' (built in: default)");
     }
   }
   result.patterns = SortedPatterns(config.backend_config, /*fusion_only=*/false);
@@ -225,8 +224,8 @@ absl::StatusOr<MatchResult> FindMatches(const ir::Graph& g, const PrepareConfig&
       if (!IsMatch(g, id, e.pattern)) continue;
       MatchedNodes m = CollectMatch(g, id, e.pattern);
       for (ir::NodeId n : m.nodes) {
-        result.per_node[n] = NodeMatch{NodeMatch::Kind::kPattern, m.root, id, e.config_index,
-                                       static_cast<int>(p)};
+        result.per_node[n] =
+            NodeMatch{NodeMatch::Kind::kPattern, m.root, id, e.config_index, static_cast<int>(p)};
       }
       break;
     }

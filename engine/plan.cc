@@ -115,14 +115,19 @@ json PlanToJson(const Plan& plan) {
   j["observers"] = std::move(obs);
   json ins = json::array();
   for (const PlanInsertion& i : plan.insertions) {
-    ins.push_back({{"name", i.name}, {"observer", i.observer}, {"value", i.value},
+    ins.push_back({{"name", i.name},
+                   {"observer", i.observer},
+                   {"value", i.value},
                    {"consumers", i.consumers}});
   }
   j["insertions"] = std::move(ins);
   json nodes = json::array();
   for (const PlanNode& n : plan.nodes) {
-    nodes.push_back({{"name", n.name}, {"pattern", n.pattern}, {"qconfig", n.qconfig},
-                     {"quantized", n.quantized}, {"reason", n.reason}});
+    nodes.push_back({{"name", n.name},
+                     {"pattern", n.pattern},
+                     {"qconfig", n.qconfig},
+                     {"quantized", n.quantized},
+                     {"reason", n.reason}});
   }
   j["nodes"] = std::move(nodes);
   return j;
@@ -139,7 +144,8 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
       if (required) return FieldError(where, absl::StrCat("missing \"", key, "\""));
       return std::string();
     }
-    if (!o[key].is_string()) return FieldError(where, absl::StrCat("\"", key, "\" must be a string"));
+    if (!o[key].is_string())
+      return FieldError(where, absl::StrCat("\"", key, "\" must be a string"));
     return o[key].get<std::string>();
   };
   ASSIGN_OR_RETURN(p.format, str(j, "format", "top level", true));
@@ -160,7 +166,8 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
     const std::string where = absl::StrCat("observers[", i, "]");
     if (!o.is_object()) return FieldError(where, "expected an object");
     PlanObserver po;
-    if (!o.contains("id") || !o["id"].is_number_integer()) return FieldError(where, "missing integer \"id\"");
+    if (!o.contains("id") || !o["id"].is_number_integer())
+      return FieldError(where, "missing integer \"id\"");
     po.id = o["id"].get<int>();
     if (!ids.insert(po.id).second) return FieldError(where, absl::StrCat("duplicate id ", po.id));
     ASSIGN_OR_RETURN(po.class_name, str(o, "class", where, true));
@@ -219,7 +226,8 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
       ASSIGN_OR_RETURN(pn.pattern, str(o, "pattern", where, false));
       ASSIGN_OR_RETURN(pn.qconfig, str(o, "qconfig", where, false));
       ASSIGN_OR_RETURN(pn.reason, str(o, "reason", where, false));
-      pn.quantized = o.contains("quantized") && o["quantized"].is_boolean() && o["quantized"].get<bool>();
+      pn.quantized =
+          o.contains("quantized") && o["quantized"].is_boolean() && o["quantized"].get<bool>();
       p.nodes.push_back(std::move(pn));
     }
   }
@@ -290,7 +298,8 @@ std::vector<std::string> ComparePlans(const Plan& expected, const Plan& actual) 
       arg_diffs.push_back("inner observer present in only one plan");
     } else if (e->inner_class) {
       if (*e->inner_class != *a->inner_class) {
-        arg_diffs.push_back(absl::StrCat("observer.class ", *e->inner_class, " != ", *a->inner_class));
+        arg_diffs.push_back(
+            absl::StrCat("observer.class ", *e->inner_class, " != ", *a->inner_class));
       } else {
         CompareArgs(e->inner_args, a->inner_args, "observer.", arg_diffs);
       }

@@ -26,7 +26,7 @@ namespace qprep::engine {
 
 struct PlanObserver {
   int id = 0;
-  std::string class_name;  // "class"
+  std::string class_name;                          // "class"
   nlohmann::json args = nlohmann::json::object();  // effective args, PyTorch's names
   // A fake-quant's inner observer ("observer": {"class": ..., "args": {...}}); null otherwise.
   std::optional<std::string> inner_class;
@@ -34,9 +34,9 @@ struct PlanObserver {
 };
 
 struct PlanInsertion {
-  std::string name;    // activation_post_process_<k>
-  int observer = 0;    // PlanObserver::id; equal ids share one instance
-  std::string value;   // input-graph name of the observed value's producer
+  std::string name;                    // activation_post_process_<k>
+  int observer = 0;                    // PlanObserver::id; equal ids share one instance
+  std::string value;                   // input-graph name of the observed value's producer
   std::vector<std::string> consumers;  // input-graph names reading through it ("output" too)
 };
 
@@ -45,7 +45,7 @@ struct PlanNode {
   std::string pattern;  // matched pattern (text), empty if none
   std::string qconfig;  // "<name> (<level>)", empty if none applies
   bool quantized = false;
-  std::string reason;   // why it stayed fp32 (or how it is quantized)
+  std::string reason;  // why it stayed fp32 (or how it is quantized)
 };
 
 struct Plan {

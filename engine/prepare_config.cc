@@ -21,9 +21,9 @@ std::string_view ObservationTypeName(ObservationType t) {
 }
 
 std::optional<ObservationType> ParseObservationType(std::string_view name) {
-  for (ObservationType t : {ObservationType::kOutputUseDifferentObserverAsInput,
-                            ObservationType::kOutputShareObserverWithInput,
-                            ObservationType::kInputOutputNotObserved}) {
+  for (ObservationType t :
+       {ObservationType::kOutputUseDifferentObserverAsInput,
+        ObservationType::kOutputShareObserverWithInput, ObservationType::kInputOutputNotObserved}) {
     if (ObservationTypeName(t) == name) return t;
   }
   return std::nullopt;

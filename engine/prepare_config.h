@@ -49,12 +49,12 @@ std::optional<ObservationType> ParseObservationType(std::string_view name);
 // backend_config.DTypeWithConstraints: a dtype and the limits an observer's qparams must respect.
 // Unset optionals mean "no constraint" (PyTorch's None).
 struct DTypeWithConstraints {
-  std::optional<Dtype> dtype;                   // dtype (None: not specified)
-  std::optional<int64_t> quant_min_lower_bound;  // quant_min_lower_bound
-  std::optional<int64_t> quant_max_upper_bound;  // quant_max_upper_bound
-  std::optional<double> scale_min_lower_bound;   // scale_min_lower_bound (vs observer eps)
-  std::optional<double> scale_max_upper_bound;   // scale_max_upper_bound
-  std::optional<double> scale_exact_match;       // scale_exact_match (2.x, fixed-qparams ops)
+  std::optional<Dtype> dtype;                     // dtype (None: not specified)
+  std::optional<int64_t> quant_min_lower_bound;   // quant_min_lower_bound
+  std::optional<int64_t> quant_max_upper_bound;   // quant_max_upper_bound
+  std::optional<double> scale_min_lower_bound;    // scale_min_lower_bound (vs observer eps)
+  std::optional<double> scale_max_upper_bound;    // scale_max_upper_bound
+  std::optional<double> scale_exact_match;        // scale_exact_match (2.x, fixed-qparams ops)
   std::optional<int64_t> zero_point_exact_match;  // zero_point_exact_match (2.x)
   SourceRange where;
 };
@@ -135,22 +135,22 @@ std::vector<Pattern> ExpandAlternatives(const Pattern& p);
 struct FuserMethod {
   enum class Kind : uint8_t { kNone, kSequential, kFoldBn };
   Kind kind = Kind::kNone;
-  std::string name;             // PyTorch's name, for explain: "fuse_conv_bn_relu", ...
+  std::string name;              // PyTorch's name, for explain: "fuse_conv_bn_relu", ...
   std::string eval_module_type;  // fused type when !is_qat; "" with kFoldBn: the root's type
   std::string qat_module_type;   // fused type when is_qat; "" with kSequential: eval_module_type
 };
 
 // backend_config.BackendPatternConfig: everything a backend says about one pattern.
 struct BackendPatternConfig {
-  Pattern pattern;                                     // pattern (reversed nested tuple)
-  ObservationType observation_type =                   // observation_type
+  Pattern pattern;                    // pattern (reversed nested tuple)
+  ObservationType observation_type =  // observation_type
       ObservationType::kOutputUseDifferentObserverAsInput;
-  std::vector<DTypeConfig> dtype_configs;              // dtype_configs
-  std::optional<std::string> root_module;              // root_module (module type)
-  std::optional<std::string> qat_module;               // qat_module
+  std::vector<DTypeConfig> dtype_configs;                 // dtype_configs
+  std::optional<std::string> root_module;                 // root_module (module type)
+  std::optional<std::string> qat_module;                  // qat_module
   std::optional<std::string> reference_quantized_module;  // reference_quantized_module
-  std::optional<std::string> fused_module;             // fused_module (the fused *type*)
-  FuserMethod fuser_method;                            // fuser_method (kNone: not a fusion)
+  std::optional<std::string> fused_module;                // fused_module (the fused *type*)
+  FuserMethod fuser_method;                               // fuser_method (kNone: not a fusion)
   // _input_type_to_index: argument positions of "weight" and "bias" for functional ops
   // (F.linear: weight 1, bias 2). Module patterns leave it empty (weights are attributes).
   std::map<std::string, int> input_type_to_index;
@@ -175,8 +175,8 @@ struct BackendPatternConfig {
 
 // backend_config.BackendConfig.
 struct BackendConfig {
-  std::string name;                                 // name ("fbgemm", "native", ...)
-  std::vector<BackendPatternConfig> configs;        // configs, in declaration order
+  std::string name;                           // name ("fbgemm", "native", ...)
+  std::vector<BackendPatternConfig> configs;  // configs, in declaration order
   SourceRange where;
 };
 
@@ -233,10 +233,10 @@ struct QConfigMapping {
     int index = 0;  // n-th call (0-based) of object_type in that scope, in graph order
     QConfig qconfig;
   };
-  std::optional<QConfig> global_qconfig;                                    // global_qconfig
-  std::vector<ObjectTypeEntry> object_type_qconfigs;                        // object_type_qconfigs
-  std::vector<ModuleNameRegexEntry> module_name_regex_qconfigs;             // module_name_regex_qconfigs
-  std::vector<ModuleNameEntry> module_name_qconfigs;                        // module_name_qconfigs
+  std::optional<QConfig> global_qconfig;                         // global_qconfig
+  std::vector<ObjectTypeEntry> object_type_qconfigs;             // object_type_qconfigs
+  std::vector<ModuleNameRegexEntry> module_name_regex_qconfigs;  // module_name_regex_qconfigs
+  std::vector<ModuleNameEntry> module_name_qconfigs;             // module_name_qconfigs
   std::vector<ModuleNameObjectTypeOrderEntry> module_name_object_type_order_qconfigs;
   SourceRange where;
 };
@@ -256,11 +256,12 @@ struct StandaloneModuleConfigEntry {
 };
 
 struct PrepareCustomConfig {
-  std::vector<int> input_quantized_idxs;   // input_quantized_indexes
-  std::vector<int> output_quantized_idxs;  // output_quantized_indexes
+  std::vector<int> input_quantized_idxs;                               // input_quantized_indexes
+  std::vector<int> output_quantized_idxs;                              // output_quantized_indexes
   std::vector<StandaloneModuleConfigEntry> standalone_module_names;    // standalone_module_names
   std::vector<StandaloneModuleConfigEntry> standalone_module_classes;  // standalone_module_classes
-  // float_to_observed_mapping[QuantType.STATIC]: custom module classes, float type -> observed type.
+  // float_to_observed_mapping[QuantType.STATIC]: custom module classes, float type -> observed
+  // type.
   std::vector<std::pair<std::string, std::string>> float_to_observed_mapping;
   std::vector<std::string> non_traceable_module_names;    // non_traceable_module_names
   std::vector<std::string> non_traceable_module_classes;  // non_traceable_module_classes

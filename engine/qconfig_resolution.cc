@@ -196,8 +196,8 @@ absl::StatusOr<QConfigResolution> ResolveQConfigs(const ir::Graph& graph,
         if (!QConfigEquals(other, first)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "During fusion, we need to specify the same qconfigs for all module types in ",
-              f.fused_module_type, " (node '", graph.node(f.fused).name, "'); offending type: ",
-              f.child_module_types[i]));
+              f.fused_module_type, " (node '", graph.node(f.fused).name,
+              "'); offending type: ", f.child_module_types[i]));
         }
       }
       if (first != nullptr) r.AddFusedObjectType(f.fused_module_type, first);

@@ -43,12 +43,17 @@ absl::StatusOr<DTypeWithConstraints> ConstraintsFromJson(const json& j) {
     if (!d) return absl::InvalidArgumentError(absl::StrCat("unknown dtype ", j["dtype"].dump()));
     c.dtype = d;
   }
-  if (j.contains("quant_min_lower_bound")) c.quant_min_lower_bound = j["quant_min_lower_bound"].get<int64_t>();
-  if (j.contains("quant_max_upper_bound")) c.quant_max_upper_bound = j["quant_max_upper_bound"].get<int64_t>();
-  if (j.contains("scale_min_lower_bound")) c.scale_min_lower_bound = j["scale_min_lower_bound"].get<double>();
-  if (j.contains("scale_max_upper_bound")) c.scale_max_upper_bound = j["scale_max_upper_bound"].get<double>();
+  if (j.contains("quant_min_lower_bound"))
+    c.quant_min_lower_bound = j["quant_min_lower_bound"].get<int64_t>();
+  if (j.contains("quant_max_upper_bound"))
+    c.quant_max_upper_bound = j["quant_max_upper_bound"].get<int64_t>();
+  if (j.contains("scale_min_lower_bound"))
+    c.scale_min_lower_bound = j["scale_min_lower_bound"].get<double>();
+  if (j.contains("scale_max_upper_bound"))
+    c.scale_max_upper_bound = j["scale_max_upper_bound"].get<double>();
   if (j.contains("scale_exact_match")) c.scale_exact_match = j["scale_exact_match"].get<double>();
-  if (j.contains("zero_point_exact_match")) c.zero_point_exact_match = j["zero_point_exact_match"].get<int64_t>();
+  if (j.contains("zero_point_exact_match"))
+    c.zero_point_exact_match = j["zero_point_exact_match"].get<int64_t>();
   return c;
 }
 
@@ -128,11 +133,14 @@ absl::StatusOr<BackendConfig> BackendConfigFromJson(const json& j) {
       cfg.fuser_method.kind =
           kind == "sequential" ? FuserMethod::Kind::kSequential : FuserMethod::Kind::kFoldBn;
       cfg.fuser_method.name = fm.at("name").get<std::string>();
-      if (!fm.at("eval").is_null()) cfg.fuser_method.eval_module_type = fm["eval"].get<std::string>();
+      if (!fm.at("eval").is_null())
+        cfg.fuser_method.eval_module_type = fm["eval"].get<std::string>();
       if (!fm.at("qat").is_null()) cfg.fuser_method.qat_module_type = fm["qat"].get<std::string>();
     }
-    if (!c.at("root_node_getter").is_null()) cfg.root_node_getter = c["root_node_getter"].get<std::string>();
-    for (auto it = c.at("input_type_to_index").begin(); it != c["input_type_to_index"].end(); ++it) {
+    if (!c.at("root_node_getter").is_null())
+      cfg.root_node_getter = c["root_node_getter"].get<std::string>();
+    for (auto it = c.at("input_type_to_index").begin(); it != c["input_type_to_index"].end();
+         ++it) {
       cfg.input_type_to_index[it.key()] = it.value().get<int>();
     }
     const json& nta = c.at("num_tensor_args_to_observation_type");
@@ -147,7 +155,8 @@ absl::StatusOr<BackendConfig> BackendConfigFromJson(const json& j) {
       cfg.overwrite_output_observer = ObserverSpecFromJson(c["overwrite_output_observer"]);
     }
     if (!c.at("overwrite_output_fake_quantize").is_null()) {
-      cfg.overwrite_output_fake_quantize = ObserverSpecFromJson(c["overwrite_output_fake_quantize"]);
+      cfg.overwrite_output_fake_quantize =
+          ObserverSpecFromJson(c["overwrite_output_fake_quantize"]);
     }
     b.configs.push_back(std::move(cfg));
   }
@@ -171,9 +180,9 @@ absl::StatusOr<QConfigMapping> QConfigMappingFromJson(const json& j) {
   }
   for (const json& e : j.at("module_name_object_type_order")) {
     ASSIGN_OR_RETURN(OpRef op, OpFromJson(e.at("op")));
-    m.module_name_object_type_order_qconfigs.push_back(
-        {e.at("module_name").get<std::string>(), std::move(op), e.at("index").get<int>(),
-         QConfigFromJson(e.at("qconfig"))});
+    m.module_name_object_type_order_qconfigs.push_back({e.at("module_name").get<std::string>(),
+                                                        std::move(op), e.at("index").get<int>(),
+                                                        QConfigFromJson(e.at("qconfig"))});
   }
   return m;
 }

@@ -32,8 +32,8 @@ Plan TwoPointPlan() {
   PlanObserver o;
   o.id = 0;
   o.class_name = "HistogramObserver";
-  o.args = {{"dtype", "quint8"}, {"quant_min", 0}, {"quant_max", 127},
-            {"eps", 1.1920928955078125e-07}};
+  o.args = {
+      {"dtype", "quint8"}, {"quant_min", 0}, {"quant_max", 127}, {"eps", 1.1920928955078125e-07}};
   p.observers.push_back(o);
   o.id = 1;
   p.observers.push_back(o);
@@ -65,8 +65,8 @@ TEST(Plan, ReaderRejectsDanglingObserverIdsAndWrongFormat) {
 }
 
 TEST(Plan, ReadsTorchReferenceOutput) {
-  absl::StatusOr<Plan> ref = ReadPlanFile(std::string(QPREP_SOURCE_DIR) +
-                                          "/tests/parity/data/resnet18.fbgemm.ref.json");
+  absl::StatusOr<Plan> ref =
+      ReadPlanFile(std::string(QPREP_SOURCE_DIR) + "/tests/parity/data/resnet18.fbgemm.ref.json");
   ASSERT_TRUE(ref.ok()) << ref.status();
   EXPECT_EQ(ref->format, "qprep.torch_reference");
   EXPECT_GT(ref->insertions.size(), 20u);
@@ -86,9 +86,8 @@ TEST(Plan, ReportsMissingAndExtraPoints) {
   Plan a = TwoPointPlan();
   Plan b = TwoPointPlan();
   b.insertions[1].consumers = {"add"};
-  EXPECT_THAT(ComparePlans(a, b),
-              ElementsAre("missing insertion point conv -> [add, pool]",
-                          "extra insertion point conv -> [add]"));
+  EXPECT_THAT(ComparePlans(a, b), ElementsAre("missing insertion point conv -> [add, pool]",
+                                              "extra insertion point conv -> [add]"));
 }
 
 TEST(Plan, FloatsCompareToRelativeOneInAMillionOtherArgsExactly) {
@@ -115,8 +114,9 @@ TEST(Plan, ReportsADifferentSharingPartition) {
   b.insertions[1].observer = 0;  // both points share one instance
   std::vector<std::string> d = ComparePlans(a, b);
   ASSERT_EQ(d.size(), 2u);
-  EXPECT_EQ(d[0], "sharing at conv -> [add, pool]: expected shared with {nothing}, actual shared "
-                  "with {x -> [conv]}");
+  EXPECT_EQ(d[0],
+            "sharing at conv -> [add, pool]: expected shared with {nothing}, actual shared "
+            "with {x -> [conv]}");
 }
 
 // --- facts --------------------------------------------------------------------------------------
@@ -160,8 +160,9 @@ class FactsOnGraph : public ::testing::Test {
     ASSERT_TRUE(g.ok()) << g.status();
     graph_ = *std::move(g);
     BackendPatternConfig conv_relu;
-    conv_relu.pattern = Pattern::Tuple(OpRef::Module("torch.nn.modules.activation.ReLU"),
-                                       {Pattern::Leaf(OpRef::Module("torch.nn.modules.conv.Conv2d"))});
+    conv_relu.pattern =
+        Pattern::Tuple(OpRef::Module("torch.nn.modules.activation.ReLU"),
+                       {Pattern::Leaf(OpRef::Module("torch.nn.modules.conv.Conv2d"))});
     conv_relu.fuser_method = {FuserMethod::Kind::kSequential, "ConvReLU2d", "t.ConvReLU2d",
                               "t.ConvReLU2d"};
     BackendPatternConfig fused;
@@ -174,8 +175,7 @@ class FactsOnGraph : public ::testing::Test {
     fused.dtype_configs = {dc};
     BackendPatternConfig add;
     add.pattern = Pattern::Leaf(OpRef::Function("operator.add"));
-    add.num_tensor_args_to_observation_type = {
-        {1, ObservationType::kOutputShareObserverWithInput}};
+    add.num_tensor_args_to_observation_type = {{1, ObservationType::kOutputShareObserverWithInput}};
     config_.backend_config.configs = {conv_relu, fused, add};
     QConfig q;
     q.name = "default";
@@ -197,8 +197,9 @@ class FactsOnGraph : public ::testing::Test {
     matches_ = *std::move(m);
     DeclareBuiltinRelations(&program_);
     db_ = std::make_unique<Database>(program_, /*provenance=*/false);
-    absl::StatusOr<FactTables> t = LoadFacts(
-        fusion_.graph, StageResults{&fusion_, &qconfigs_, &matches_}, config_, &symbols_, db_.get());
+    absl::StatusOr<FactTables> t =
+        LoadFacts(fusion_.graph, StageResults{&fusion_, &qconfigs_, &matches_}, config_, &symbols_,
+                  db_.get());
     ASSERT_TRUE(t.ok()) << t.status();
     tables_ = *std::move(t);
   }
@@ -260,8 +261,8 @@ TEST_F(FactsOnGraph, StageFacts) {
   ASSERT_EQ(tables_.observers.size(), 1u);
   EXPECT_TRUE(Has("observer_quant_max", {0, 127}));
   EXPECT_TRUE(Has("observer_dtype", {0, S("quint8")}));
-  EXPECT_TRUE(Has("num_tensor_args_observation_type",
-                  {2, 1, S("output_share_observer_with_input")}));
+  EXPECT_TRUE(
+      Has("num_tensor_args_observation_type", {2, 1, S("output_share_observer_with_input")}));
   EXPECT_TRUE(Has("dtype_config_weight", {0, S("qint8")}));
   EXPECT_TRUE(Has("dtype_constraint", {0, S("weight"), S("scale_min_lower_bound"), FloatKey(0.5)}));
   EXPECT_FALSE(Has("qconfig", {N("x"), 0}));  // placeholders get no qconfig facts

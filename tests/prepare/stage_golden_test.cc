@@ -72,7 +72,8 @@ TEST_P(StageGoldenTest, FusionQConfigsAndMatchesAgreeWithPyTorch) {
   std::vector<std::string> diffs;
   const json& nodes = g["fusion"]["nodes"];
   if (nodes.size() != fg.num_nodes()) {
-    diffs.push_back(absl::StrCat("fused graph has ", fg.num_nodes(), " nodes, PyTorch ", nodes.size()));
+    diffs.push_back(
+        absl::StrCat("fused graph has ", fg.num_nodes(), " nodes, PyTorch ", nodes.size()));
   }
   for (size_t i = 0; i < std::min<size_t>(nodes.size(), fg.num_nodes()); ++i) {
     const json& e = nodes[i];
@@ -90,11 +91,13 @@ TEST_P(StageGoldenTest, FusionQConfigsAndMatchesAgreeWithPyTorch) {
     }
     const int fi = fusion->fused_index[i];
     if (e.contains("last") != (fi >= 0)) {
-      diffs.push_back(absl::StrCat(name, ": fused here ", fi >= 0, ", in PyTorch ", e.contains("last")));
+      diffs.push_back(
+          absl::StrCat(name, ": fused here ", fi >= 0, ", in PyTorch ", e.contains("last")));
     } else if (fi >= 0) {
       const FusedNode& f = fusion->fused[fi];
       if (f.last_name != e["last"].get<std::string>()) {
-        diffs.push_back(absl::StrCat(name, ": last ", f.last_name, " != ", e["last"].get<std::string>()));
+        diffs.push_back(
+            absl::StrCat(name, ": last ", f.last_name, " != ", e["last"].get<std::string>()));
       }
       if (f.member_names != e["members"].get<std::vector<std::string>>()) {
         diffs.push_back(absl::StrCat(name, ": members [", absl::StrJoin(f.member_names, ","),
@@ -122,9 +125,9 @@ TEST_P(StageGoldenTest, FusionQConfigsAndMatchesAgreeWithPyTorch) {
     if (!qconfigs.contains(n.name)) {
       diffs.push_back(absl::StrCat(n.name, ": no PyTorch qconfig entry"));
     } else if (qconfigs[n.name].get<std::string>() != ours) {
-      diffs.push_back(absl::StrCat(n.name, ": qconfig ", ours, " (",
-                                   std::string(QConfigLevelName(qr->per_node[id].level)), " ",
-                                   qr->per_node[id].key, ") != ", qconfigs[n.name].get<std::string>()));
+      diffs.push_back(absl::StrCat(
+          n.name, ": qconfig ", ours, " (", std::string(QConfigLevelName(qr->per_node[id].level)),
+          " ", qr->per_node[id].key, ") != ", qconfigs[n.name].get<std::string>()));
     }
   }
   EXPECT_TRUE(diffs.empty()) << "qconfigs: " << Describe(diffs);
@@ -162,7 +165,8 @@ TEST_P(StageGoldenTest, FusionQConfigsAndMatchesAgreeWithPyTorch) {
     if (kind == "pattern") {
       const std::string ours = mr->patterns[m.pattern_index].pattern.ToString();
       if (ours != e["pattern"].get<std::string>()) {
-        diffs.push_back(absl::StrCat(n.name, ": pattern ", ours, " != ", e["pattern"].get<std::string>()));
+        diffs.push_back(
+            absl::StrCat(n.name, ": pattern ", ours, " != ", e["pattern"].get<std::string>()));
       }
     }
   }

@@ -62,21 +62,26 @@ BackendConfig FusionBackend() {
   conv_bn.fuser_method = {FuserMethod::Kind::kFoldBn, "fuse_conv_bn", "",
                           "torch.ao.nn.intrinsic.modules.fused.ConvBn2d"};
   BackendPatternConfig conv_bn_relu;
-  conv_bn_relu.pattern = Pattern::Tuple(
-      OpRef::Module(kRelu),
-      {Pattern::Tuple(OpRef::Module(kBn), {Pattern::Leaf(OpRef::Module(kConv))})});
+  conv_bn_relu.pattern =
+      Pattern::Tuple(OpRef::Module(kRelu),
+                     {Pattern::Tuple(OpRef::Module(kBn), {Pattern::Leaf(OpRef::Module(kConv))})});
   conv_bn_relu.fuser_method = {FuserMethod::Kind::kFoldBn, "fuse_conv_bn_relu", kConvRelu,
                                kConvBnRelu};
-  b.configs = {conv_relu, conv_bn, conv_bn_relu, Single(OpRef::Module(kConv)),
-               Single(OpRef::Module(kConvRelu)), Single(OpRef::Function("operator.add"))};
+  b.configs = {conv_relu,
+               conv_bn,
+               conv_bn_relu,
+               Single(OpRef::Module(kConv)),
+               Single(OpRef::Module(kConvRelu)),
+               Single(OpRef::Function("operator.add"))};
   return b;
 }
 
 // --- prepare_config -----------------------------------------------------------------------------
 
 TEST(PrepareConfig, PatternLengthAndTextFollowPyTorchNestedTuples) {
-  Pattern p = Pattern::Tuple(OpRef::Module("R"),
-                             {Pattern::Tuple(OpRef::Module("B"), {Pattern::Leaf(OpRef::Module("C"))})});
+  Pattern p =
+      Pattern::Tuple(OpRef::Module("R"),
+                     {Pattern::Tuple(OpRef::Module("B"), {Pattern::Leaf(OpRef::Module("C"))})});
   EXPECT_EQ(p.Length(), 3);
   EXPECT_EQ(p.ToString(), "(module:R, (module:B, module:C))");
   EXPECT_EQ(Pattern::Leaf(OpRef::Method("relu")).Length(), 1);
@@ -96,9 +101,9 @@ TEST(PrepareConfig, AlternativesExpandInChoiceOrder) {
 }
 
 TEST(PrepareConfig, ObservationTypeNamesRoundTrip) {
-  for (auto t : {ObservationType::kOutputUseDifferentObserverAsInput,
-                 ObservationType::kOutputShareObserverWithInput,
-                 ObservationType::kInputOutputNotObserved}) {
+  for (auto t :
+       {ObservationType::kOutputUseDifferentObserverAsInput,
+        ObservationType::kOutputShareObserverWithInput, ObservationType::kInputOutputNotObserved}) {
     EXPECT_EQ(ParseObservationType(ObservationTypeName(t)), t);
   }
   EXPECT_FALSE(ParseObservationType("share").has_value());
@@ -111,8 +116,10 @@ TEST(Matcher, SortsTuplePatternsFirstLongestFirstThenStable) {
   for (const PatternEntry& e : SortedPatterns(FusionBackend(), false)) {
     texts.push_back(e.pattern.ToString());
   }
-  EXPECT_EQ(texts[0], "(module:" + std::string(kRelu) + ", (module:" + kBn + ", module:" + kConv + "))");
-  EXPECT_EQ(texts[1], "(module:" + std::string(kRelu) + ", module:" + kConv + ")");  // declared first
+  EXPECT_EQ(texts[0],
+            "(module:" + std::string(kRelu) + ", (module:" + kBn + ", module:" + kConv + "))");
+  EXPECT_EQ(texts[1],
+            "(module:" + std::string(kRelu) + ", module:" + kConv + ")");  // declared first
   EXPECT_EQ(texts[2], "(module:" + std::string(kBn) + ", module:" + kConv + ")");
   EXPECT_EQ(texts[3], "module:" + std::string(kConv));  // singles keep declaration order
   EXPECT_EQ(texts[5], "function:operator.add");
@@ -177,9 +184,10 @@ TEST(Matcher, ArgCountMustEqualSubpatternCountAndMatchAllNodeMatchesAnything) {
       OpRef::Method("relu"),
       {Pattern::Tuple(OpRef::Function("operator.add"), {Pattern::Leaf(OpRef::Any())})});
   BackendPatternConfig two_args;  // (relu, (add, Any, Any))
-  two_args.pattern = Pattern::Tuple(
-      OpRef::Method("relu"), {Pattern::Tuple(OpRef::Function("operator.add"),
-                                             {Pattern::Leaf(OpRef::Any()), Pattern::Leaf(OpRef::Any())})});
+  two_args.pattern =
+      Pattern::Tuple(OpRef::Method("relu"),
+                     {Pattern::Tuple(OpRef::Function("operator.add"),
+                                     {Pattern::Leaf(OpRef::Any()), Pattern::Leaf(OpRef::Any())})});
   config.backend_config.configs = {one_arg, two_args};
   absl::StatusOr<MatchResult> m = FindMatches(g, config);
   ASSERT_TRUE(m.ok());
@@ -335,9 +343,9 @@ TEST(QConfigResolution, LaterLevelsWinInPyTorchOrder) {
   absl::StatusOr<QConfigResolution> r = ResolveQConfigs(g, nullptr, m);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(QName(*r, g, "conv"), "object_type");
-  EXPECT_EQ(QName(*r, g, "sub_conv"), "regex");       // regex on the module path, first match
-  EXPECT_EQ(QName(*r, g, "add"), "regex_second");     // scope path "sub": only "sub" matches
-  EXPECT_EQ(QName(*r, g, "add_1"), "order");          // second operator.add call in scope sub
+  EXPECT_EQ(QName(*r, g, "sub_conv"), "regex");          // regex on the module path, first match
+  EXPECT_EQ(QName(*r, g, "add"), "regex_second");        // scope path "sub": only "sub" matches
+  EXPECT_EQ(QName(*r, g, "add_1"), "order");             // second operator.add call in scope sub
   EXPECT_EQ(QName(*r, g, "inner_conv"), "module_name");  // nearest parent path
   EXPECT_EQ(r->per_node[*g.FindNode("inner_conv")].level, QConfigLevel::kModuleName);
   EXPECT_EQ(r->per_node[*g.FindNode("inner_conv")].key, "sub.inner");
