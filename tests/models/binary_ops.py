@@ -8,7 +8,6 @@ import operator
 
 import torch
 import torch.nn as nn
-from torch.ao.quantization import get_default_qconfig_mapping
 
 
 class BinaryScalars(nn.Module):
@@ -54,15 +53,12 @@ def tensors():
     return BinaryTensors()
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
 
 CASES = [
     {"id": "binary_scalars", "factory": "scalars", "inputs": ["1,1,3,3"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_add_scalar / test_mul_scalar"},
+     "mirrors": "test_add_scalar / test_mul_scalar"},
     {"id": "binary_scalars.qnnpack", "graph": "binary_scalars", "factory": "scalars",
      "inputs": ["1,1,3,3"], "backend": "qnnpack", "mirrors": "test_add_scalar / test_mul_scalar"},
     {"id": "binary_tensors", "factory": "tensors", "inputs": ["1,1,3,3", "1,1,3,3"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_add / test_mul / test_add_relu"},
+     "mirrors": "test_add / test_mul / test_add_relu"},
 ]

@@ -4,7 +4,6 @@ Goldens: /usr/bin/python3 tools/gen_goldens.py --only cat_ (and --only getitem)
 """
 import torch
 import torch.nn as nn
-from torch.ao.quantization import get_default_qconfig_mapping
 
 
 class Cat(nn.Module):
@@ -58,17 +57,14 @@ def split_getitem():
     return SplitGetItem()
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
 
 CASES = [
     {"id": "cat_inputs", "factory": "cat", "inputs": ["1,2,5,5", "1,2,5,5"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_cat"},
+     "mirrors": "test_cat"},
     {"id": "cat_conv", "factory": "conv_cat", "inputs": ["1,2,5,5", "1,2,5,5"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_cat"},
+     "mirrors": "test_cat"},
     {"id": "getitem", "factory": "getitem", "inputs": ["1,2"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_getitem"},
+     "mirrors": "test_getitem"},
     {"id": "getitem_split", "factory": "split_getitem", "inputs": ["1,2,4,4"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_getitem"},
+     "mirrors": "test_getitem"},
 ]

@@ -3,7 +3,6 @@ lives in the module, so no activation observers go into the graph; next to a qua
 Modeled on PyTorch's test_embedding.
 Goldens: /usr/bin/python3 tools/gen_goldens.py --only embedding
 """
-import torch
 import torch.nn as nn
 from torch.ao.quantization import (QConfigMapping, default_qconfig,
                                    float_qparams_weight_only_qconfig)

@@ -6,8 +6,7 @@ Goldens: /usr/bin/python3 tools/gen_goldens.py --only fixed_qparams
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.ao.quantization import (QConfigMapping, default_qconfig,
-                                   get_default_qat_qconfig_mapping, get_default_qconfig_mapping)
+from torch.ao.quantization import QConfigMapping, default_qconfig
 
 
 class FixedQParamsOps(nn.Module):
@@ -56,19 +55,13 @@ def wrong_qconfig_mapping():
     return QConfigMapping().set_global(default_qconfig)
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
-
-def qat_mapping():
-    return get_default_qat_qconfig_mapping("fbgemm")
 
 
 CASES = [
     {"id": "fixed_qparams", "factory": "model", "inputs": ["1,3,3,3"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_fixed_qparams_ops"},
+     "mirrors": "test_fixed_qparams_ops"},
     {"id": "fixed_qparams.qat", "graph": "fixed_qparams.train", "factory": "model",
-     "inputs": ["1,3,3,3"], "qat": True, "qconfig_mapping": "qat_mapping",
+     "inputs": ["1,3,3,3"], "qat": True,
      "mirrors": "test_fixed_qparams_ops"},
     {"id": "fixed_qparams_wrong_qconfig", "factory": "conv_sigmoid", "inputs": ["1,3,3,3"],
      "qconfig_mapping": "wrong_qconfig_mapping", "expect_error": True,

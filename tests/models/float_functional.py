@@ -3,10 +3,8 @@ trace to torch.add / torch.mul / torch.cat ... calls). Modeled on PyTorch's test
 and test_int8_input_no_unnecessary_fq (QAT, quantized input, add_scalar).
 Goldens: /usr/bin/python3 tools/gen_goldens.py --only float_functional
 """
-import torch
 import torch.nn as nn
 import torch.nn.quantized as nnq
-from torch.ao.quantization import get_default_qat_qconfig_mapping, get_default_qconfig_mapping
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
 
 
@@ -50,12 +48,6 @@ def add_scalar():
     return AddScalarFF()
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
-
-def qat_mapping():
-    return get_default_qat_qconfig_mapping("fbgemm")
 
 
 def pcc_in():
@@ -64,8 +56,8 @@ def pcc_in():
 
 CASES = [
     {"id": "float_functional", "factory": "ops", "inputs": ["1,1,3,3", "1,1,3,3"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_float_functional"},
+     "mirrors": "test_float_functional"},
     {"id": "float_functional_int8_input_qat", "graph": "float_functional_add_scalar.train",
-     "factory": "add_scalar", "inputs": ["1,1,1,1"], "qat": True, "qconfig_mapping": "qat_mapping",
+     "factory": "add_scalar", "inputs": ["1,1,1,1"], "qat": True,
      "prepare_custom_config": "pcc_in", "mirrors": "test_int8_input_no_unnecessary_fq"},
 ]

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.ao.quantization import (QConfigMapping, default_dynamic_qconfig, default_qconfig,
-                                   float16_static_qconfig, get_default_qconfig_mapping)
+                                   float16_static_qconfig)
 
 
 class FuncLinear(nn.Module):
@@ -81,9 +81,6 @@ def fp16_mapping():
     return QConfigMapping().set_global(float16_static_qconfig)
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
 
 CASES = [
     {"id": "functional_linear", "factory": "linear", "inputs": ["2,30"],
@@ -93,7 +90,7 @@ CASES = [
     {"id": "functional_linear_relu_module", "factory": "linear_relu_module", "inputs": ["2,30"],
      "qconfig_mapping": "static_mapping", "mirrors": "test_functional_linear"},
     {"id": "functional_linear_relu_functional", "factory": "linear_relu_functional",
-     "inputs": ["2,30"], "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_functional_linear"},
+     "inputs": ["2,30"], "mirrors": "test_functional_linear"},
     {"id": "functional_linear_dynamic", "graph": "functional_linear", "factory": "linear",
      "inputs": ["2,30"], "qconfig_mapping": "dynamic_mapping", "mirrors": "test_functional_linear"},
     {"id": "functional_linear_fp16", "graph": "functional_linear", "factory": "linear",
@@ -101,5 +98,5 @@ CASES = [
     {"id": "functional_conv", "factory": "conv", "inputs": ["1,3,5,5"],
      "qconfig_mapping": "static_mapping", "mirrors": "test_functional_conv"},
     {"id": "functional_conv_relu", "factory": "conv_relu", "inputs": ["1,3,5,5"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_functional_conv"},
+     "mirrors": "test_functional_conv"},
 ]

@@ -3,9 +3,7 @@ scalar. Modeled on PyTorch's test_masked_fill_nontensor_args_not_observed and
 test_boolean_tensor.
 Goldens: /usr/bin/python3 tools/gen_goldens.py --only masked_fill
 """
-import torch
 import torch.nn as nn
-from torch.ao.quantization import get_default_qconfig_mapping
 
 
 class MaskedFill(nn.Module):
@@ -36,15 +34,12 @@ def boolean_tensor():
     return BooleanTensor()
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
 
 CASES = [
     {"id": "masked_fill_nontensor_args", "factory": "masked_fill",
-     "inputs": ["2,4", "bool:2,4"], "qconfig_mapping": "fbgemm_mapping",
+     "inputs": ["2,4", "bool:2,4"],
      "mirrors": "test_masked_fill_nontensor_args_not_observed"},
     {"id": "masked_fill_boolean_tensor", "factory": "boolean_tensor",
-     "inputs": ["1,2,3,4", "bool:3,4"], "qconfig_mapping": "fbgemm_mapping",
+     "inputs": ["1,2,3,4", "bool:3,4"],
      "mirrors": "test_boolean_tensor"},
 ]

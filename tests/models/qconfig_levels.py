@@ -7,7 +7,7 @@ Goldens: /usr/bin/python3 tools/gen_goldens.py --only qconfig_
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.ao.quantization import (QConfig, QConfigMapping, default_qconfig, default_observer,
+from torch.ao.quantization import (QConfig, QConfigMapping, default_qconfig,
                                    default_per_channel_weight_observer, get_default_qconfig)
 from torch.ao.quantization.observer import HistogramObserver, MinMaxObserver
 

@@ -5,7 +5,6 @@ test_quantized_input_fp32_output (a chain of two 1x1 convs, qconfig default_qcon
 test_quant_output_always_observed (an Identity with a quantized output, QAT).
 Goldens: /usr/bin/python3 tools/gen_goldens.py --only qio
 """
-import torch
 import torch.nn as nn
 from torch.ao.quantization import QConfigMapping, default_qconfig, get_default_qat_qconfig
 from torch.ao.quantization.fx.custom_config import PrepareCustomConfig

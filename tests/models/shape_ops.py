@@ -8,7 +8,6 @@ Goldens: /usr/bin/python3 tools/gen_goldens.py --only shape_ops
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.ao.quantization import get_default_qconfig_mapping
 
 
 class GeneralShapeOps(nn.Module):
@@ -113,20 +112,17 @@ def reshape():
     return Reshape()
 
 
-def fbgemm_mapping():
-    return get_default_qconfig_mapping("fbgemm")
-
 
 CASES = [
     {"id": "shape_ops_general", "factory": "general", "inputs": ["1,3,20,20"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_general_shape_ops"},
+     "mirrors": "test_general_shape_ops"},
     {"id": "shape_ops_linear_view_linear", "factory": "linear_view_linear", "inputs": ["2,5"],
-     "qconfig_mapping": "fbgemm_mapping",
+    
      "mirrors": "PyTorch issue #83658 (view with x.size(0))",
      "notes": "1.13 leaves the view output unobserved (bug #83658); 2.x observes it"},
     {"id": "shape_ops_copy_node", "factory": "copy_node", "inputs": ["1,3,6,6"],
-     "qconfig_mapping": "fbgemm_mapping", "mirrors": "test_copy_node_has_shared_actpp_instance"},
+     "mirrors": "test_copy_node_has_shared_actpp_instance"},
     {"id": "shape_ops_reshape_reuse_input", "factory": "reshape", "inputs": ["1,3,4,4"],
-     "qconfig_mapping": "fbgemm_mapping",
+    
      "mirrors": "reshape with default_reuse_input_qconfig (get_default_qconfig_mapping)"},
 ]

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Side-by-side parity report: qprepc's plans against PyTorch 1.13's placements (issue 4).
+
+For every case of tests/parity/data/index.json (and, with --survey-dir, every torchvision model
+the survey kept), runs `qprepc prepare MODEL.qg --backend B [--qat] [--input-quantized-idxs ..]
+[--output-quantized-idxs ..] --plan PLAN.json`, compares the plan with PyTorch's reference by
+the rule of PLAN_FORMAT.md ("Two plans place the same observers when": equal insertion points
+`(value, sorted consumers)`; at each point equal observer class and equal values for every args
+key both name, floats to a relative 1e-6; the same partition of points into shared instances),
+and times qprepc (wall clock, median of --repeat runs) next to the reference's
+`torch_prepare_seconds`.
+
+Cases whose reference used a non-default QConfigMapping or standalone / custom modules need a
+qconfig rule file: `--qconfig-dir DIR` supplies `DIR/<case id>.qr` (passed as --qconfig);
+without one the case is reported as `skipped`, never as passed. Cases where PyTorch raised
+(`error` in the reference) pass when qprepc exits with status 1 (a diagnostic, no plan).
+
+Usage:
+  /usr/bin/python3 tools/gen_parity_report.py --qprepc build/bin/qprepc [--only resnet] \
+      [--survey-dir build/survey] [--repeat 3] [--json report.json]
+Exit status 1 when any compared case differs or fails.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "tests", "parity", "data")
+
+
+# ----------------------------------------------------------------------------------------------
+# PLAN_FORMAT.md's comparison
+
+
+def _same_value(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if a == b:
+            return True
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            return True
+        return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+    return a == b
+
+
+def _observer_diffs(mine, theirs, where):
+    """Differences between two observer descriptions: class, common args, inner observer."""
+    out = []
+    if mine.get("class") != theirs.get("class"):
+        out.append(f"{where}: class {mine.get('class')} != {theirs.get('class')}")
+        return out
+    ma, ta = mine.get("args", {}), theirs.get("args", {})
+    for k in sorted(set(ma) & set(ta)):
+        if not _same_value(ma[k], ta[k]):
+            out.append(f"{where}: {k} {ma[k]!r} != {ta[k]!r}")
+    if "observer" in mine and "observer" in theirs:
+        out += _observer_diffs(mine["observer"], theirs["observer"], f"{where} (inner observer)")
+    return out
+
+
+def _points(doc):
+    """(value, consumers) -> observer description; and the partition into shared instances."""
+    observers = {o["id"]: o for o in doc.get("observers", [])}
+    points, groups = {}, {}
+    for ins in doc.get("insertions", []):
+        key = (ins["value"], tuple(sorted(ins["consumers"])))
+        points[key] = observers.get(ins["observer"], {})
+        groups.setdefault(ins["observer"], set()).add(key)
+    partition = {frozenset(g) for g in groups.values()}
+    return points, partition
+
+
+def compare(plan, ref):
+    """Returns a list of human-readable differences (empty: same placement)."""
+    mine, my_partition = _points(plan)
+    theirs, their_partition = _points(ref)
+    diffs = []
+    for key in sorted(set(theirs) - set(mine)):
+        diffs.append(f"missing observer on {key[0]} -> {list(key[1])}")
+    for key in sorted(set(mine) - set(theirs)):
+        diffs.append(f"extra observer on {key[0]} -> {list(key[1])}")
+    for key in sorted(set(mine) & set(theirs)):
+        diffs += _observer_diffs(mine[key], theirs[key], f"{key[0]} -> {list(key[1])}")
+    if not diffs and my_partition != their_partition:
+        for group in sorted(their_partition - my_partition, key=lambda g: sorted(g)):
+            diffs.append("not shared as in PyTorch: " + ", ".join(
+                f"{v}->{list(c)}" for v, c in sorted(group)))
+    return diffs
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _default_mapping(entry):
+    return entry["qconfig_mapping"].startswith("get_default_")
+
+
+def run_case(qprepc, qg, backend, qat, pcc, qconfig, expect_error, ref, repeat):
+    result = {"torch_prepare_seconds": ref.get("torch_prepare_seconds")}
+    with tempfile.TemporaryDirectory() as tmp:
+        plan_path = os.path.join(tmp, "plan.json")
+        cmd = [qprepc, "prepare", qg, "--backend", backend, "--plan", plan_path, "-q"]
+        if qat:
+            cmd.append("--qat")
+        if qconfig:
+            cmd += ["--qconfig", qconfig]
+        for key, flag in (("input_quantized_idxs", "--input-quantized-idxs"),
+                          ("output_quantized_idxs", "--output-quantized-idxs")):
+            if pcc and pcc.get(key):
+                cmd += [flag, ",".join(str(i) for i in pcc[key])]
+        times = []
+        proc = None
+        for _ in range(max(1, repeat)):
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                break
+        result["qprepc_seconds"] = statistics.median(times)
+        result["command"] = " ".join(cmd[:3] + cmd[4:6]) + (" --qat" if qat else "")
+        if expect_error:
+            ok = proc.returncode == 1 and not os.path.exists(plan_path)
+            result["status"] = "pass" if ok else "fail"
+            if not ok:
+                result["diffs"] = [f"PyTorch raises ({ref.get('error', '')[:120]}); qprepc exit "
+                                   f"status {proc.returncode}"]
+            return result
+        if proc.returncode != 0:
+            result["status"] = "fail"
+            result["diffs"] = [f"qprepc exit status {proc.returncode}: "
+                               + (proc.stderr.strip().splitlines() or [""])[0][:300]]
+            return result
+        with open(plan_path) as f:
+            plan = json.load(f)
+    diffs = compare(plan, ref)
+    result["status"] = "pass" if not diffs else "differ"
+    if diffs:
+        result["diffs"] = diffs
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--qprepc", default=os.path.join(ROOT, "build", "bin", "qprepc"))
+    p.add_argument("--index", default=os.path.join(DATA, "index.json"))
+    p.add_argument("--only", help="only cases whose id contains this")
+    p.add_argument("--qconfig-dir", help="DIR/<case id>.qr for non-default qconfig mappings")
+    p.add_argument("--survey-dir", help="also compare every <model>.qg / <model>.fbgemm.ref.json "
+                   "kept by gen_goldens.py --survey --survey-dir")
+    p.add_argument("--repeat", type=int, default=1, help="qprepc timing runs (median)")
+    p.add_argument("--json", help="write the full report here")
+    args = p.parse_args()
+
+    with open(args.index) as f:
+        index = json.load(f)
+    data_dir = os.path.dirname(os.path.abspath(args.index))
+    rows = []
+    for e in index["cases"]:
+        if args.only and args.only not in e["id"]:
+            continue
+        with open(os.path.join(data_dir, e["reference"])) as f:
+            ref = json.load(f)
+        pcc = e.get("prepare_custom_config") or {}
+        qconfig = None
+        if args.qconfig_dir and os.path.exists(os.path.join(args.qconfig_dir, f"{e['id']}.qr")):
+            qconfig = os.path.join(args.qconfig_dir, f"{e['id']}.qr")
+        needs_rules = (not _default_mapping(e)) or any(
+            k not in ("input_quantized_idxs", "output_quantized_idxs") for k in pcc)
+        if needs_rules and qconfig is None:
+            rows.append({"case": e["id"], "status": "skipped",
+                         "why": "needs a qconfig rule file (--qconfig-dir)",
+                         "torch_prepare_seconds": ref.get("torch_prepare_seconds")})
+            continue
+        r = run_case(args.qprepc, os.path.join(data_dir, e["qg"]), e["backend"], e["qat"], pcc,
+                     qconfig, "error" in ref, ref, args.repeat)
+        r["case"] = e["id"]
+        r["nodes"] = e.get("nodes")
+        rows.append(r)
+    if args.survey_dir:
+        for name in sorted(os.listdir(args.survey_dir)):
+            if not name.endswith(".fbgemm.ref.json"):
+                continue
+            model = name[: -len(".fbgemm.ref.json")]
+            if args.only and args.only not in model:
+                continue
+            with open(os.path.join(args.survey_dir, name)) as f:
+                ref = json.load(f)
+            r = run_case(args.qprepc, os.path.join(args.survey_dir, f"{model}.qg"), "fbgemm",
+                         False, {}, None, False, ref, args.repeat)
+            r["case"] = f"survey:{model}.fbgemm"
+            rows.append(r)
+
+    counts = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        t = r.get("torch_prepare_seconds")
+        q = r.get("qprepc_seconds")
+        line = f"{r['case']:45s} {r['status']:8s}"
+        line += f" torch {t:9.4f}s" if isinstance(t, float) else " " * 17
+        line += f" qprepc {q:9.4f}s" if isinstance(q, float) else ""
+        print(line)
+        for d in r.get("diffs", [])[:5]:
+            print(f"    {d}")
+        if r.get("why"):
+            print(f"    {r['why']}")
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"format": "qprep.parity_report", "version": 1, "counts": counts,
+                       "cases": rows}, f, indent=1)
+            f.write("\n")
+    return 1 if counts.get("fail") or counts.get("differ") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
