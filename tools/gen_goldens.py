@@ -73,7 +73,8 @@ def small_model_cases():
                     "graph": c.get("graph", c["id"]), "inputs": c["inputs"],
                     "backend": c.get("backend", "fbgemm"), "qat": c.get("qat", False),
                     "mirrors": c.get("mirrors", ""), "notes": c.get("notes", ""),
-                    "expect_error": c.get("expect_error", False)}
+                    "expect_error": c.get("expect_error", False),
+                    "differs_from_seed": c.get("differs_from_seed", "")}
             for k in ("qconfig_mapping", "prepare_custom_config"):
                 if c.get(k):
                     case[k] = f"{rel}:{c[k]}"
@@ -171,7 +172,7 @@ def run_case(case, repeat, written_graphs, data_dir):
         export_fx.write_file(os.path.join(data_dir, f"{graph_name}.{path}.summary.json"),
                              json.dumps(child_summary, indent=2) + "\n")
         entry.setdefault("standalone_qg", {})[path] = child_file
-    for k in ("mirrors", "notes"):
+    for k in ("mirrors", "notes", "differs_from_seed"):
         if case.get(k):
             entry[k] = case[k]
     if ref.get("notes"):

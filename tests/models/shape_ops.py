@@ -119,7 +119,10 @@ CASES = [
     {"id": "shape_ops_linear_view_linear", "factory": "linear_view_linear", "inputs": ["2,5"],
     
      "mirrors": "PyTorch issue #83658 (view with x.size(0))",
-     "notes": "1.13 leaves the view output unobserved (bug #83658); 2.x observes it"},
+     "notes": "1.13 leaves the view output unobserved (bug #83658); 2.x observes it",
+     "differs_from_seed": "1.13 observes only fc2's output (bug #83658); the seed observes x, "
+                          "fc1's output, view (sharing fc1's instance) and fc2's output; "
+                          "see docs/parity-notes.md item 1"},
     {"id": "shape_ops_copy_node", "factory": "copy_node", "inputs": ["1,3,6,6"],
      "mirrors": "test_copy_node_has_shared_actpp_instance"},
     {"id": "shape_ops_reshape_reuse_input", "factory": "reshape", "inputs": ["1,3,4,4"],
