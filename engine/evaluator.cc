@@ -317,6 +317,10 @@ struct Evaluator::Impl {
   uint64_t emits_since_clock = 0;
   uint32_t iteration = 0;
   bool stop = false;
+  // Semi-naive, non-recursive stratum: no rule of the stratum reads its own heads, so derived
+  // tuples go straight into full (saving the `new` probe and copy, which dominate strata that
+  // derive many facts in one pass).
+  bool direct_insert = false;
   StopReason stop_reason = StopReason::kSaturated;
   int stop_rule = -1;
 
@@ -370,11 +374,18 @@ struct Evaluator::Impl {
     }
     head_buf.resize(p.head.size());
     for (size_t i = 0; i < p.head.size(); ++i) head_buf[i] = Value(p.head[i]);
-    if (db->relation(p.head_rel).Contains(head_buf)) return;
-    if (pend.tuples->Insert(head_buf) == kNoTuple) return;
+    Relation& full = db->relation(p.head_rel);
     Derivation d;
-    RecordPremises(p, &d);
-    pend.derivs.push_back(d);
+    if (direct_insert) {
+      if (full.Insert(head_buf) == kNoTuple) return;
+      RecordPremises(p, &d);
+      if (db->provenance_enabled()) full.derivations().push_back(d);
+    } else {
+      if (full.Contains(head_buf)) return;
+      if (pend.tuples->Insert(head_buf) == kNoTuple) return;
+      RecordPremises(p, &d);
+      pend.derivs.push_back(d);
+    }
     ++rr.derived;
     ++iter_derived[p.rule];
     if (++stored_facts > options.max_facts) Halt(StopReason::kFactLimit, p.rule);
@@ -661,6 +672,7 @@ struct Evaluator::Impl {
         }
       }
       uint64_t before = stored_facts;
+      direct_insert = !naive && !stratum.recursive;
       for (iteration = 0;; ++iteration) {
         if (iteration >= options.max_iterations) {
           int top = -1;
