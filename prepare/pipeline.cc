@@ -1,0 +1,145 @@
+#include "prepare/pipeline.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "prepare/plan_builder.h"
+
+namespace qprep::prepare {
+namespace {
+
+class Stopwatch {
+ public:
+  double Lap() {
+    auto now = std::chrono::steady_clock::now();
+    double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// Picks `wanted` from a name -> value map, or the only entry when `wanted` is empty.
+template <typename Map>
+absl::StatusOr<std::string> Choose(const Map& map, const std::string& wanted,
+                                   std::string_view what) {
+  if (!wanted.empty()) {
+    if (map.count(wanted)) return wanted;
+    std::vector<std::string> names;
+    for (const auto& [name, unused] : map) names.push_back(name);
+    return absl::NotFoundError(absl::StrCat("no ", std::string(what), " named '", wanted,
+                                            "' in the rule files (declared: ",
+                                            names.empty() ? "none" : absl::StrJoin(names, ", "),
+                                            ")"));
+  }
+  if (map.size() == 1) return map.begin()->first;
+  if (map.empty()) return absl::NotFoundError(absl::StrCat("the rule files declare no ", std::string(what)));
+  std::vector<std::string> names;
+  for (const auto& [name, unused] : map) names.push_back(name);
+  return absl::InvalidArgumentError(absl::StrCat("the rule files declare several ", std::string(what),
+                                                 "s (", absl::StrJoin(names, ", "),
+                                                 "): choose one"));
+}
+
+}  // namespace
+
+const std::vector<engine::RelationDecl>& PointRelations() {
+  static const auto* decls = [] {
+    auto* v = new std::vector<engine::RelationDecl>();
+    engine::RelationDecl in;
+    in.name = "input_point";
+    in.kind = engine::RelationDecl::Kind::kInput;
+    in.columns = {engine::ColumnType::kEdge, engine::ColumnType::kInt};
+    in.column_names = {"e", "p"};
+    engine::RelationDecl out;
+    out.name = "output_point";
+    out.kind = engine::RelationDecl::Kind::kInput;
+    out.columns = {engine::ColumnType::kNode, engine::ColumnType::kInt};
+    out.column_names = {"n", "p"};
+    v->push_back(in);
+    v->push_back(out);
+    return v;
+  }();
+  return *decls;
+}
+
+absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
+                                                       const PrepareOptions& options,
+                                                       DiagnosticSink* sink) {
+  Stopwatch watch;
+  rules::CompileOptions copts;
+  copts.search_paths = options.search_paths;
+  for (const engine::BuiltinRelation& b : engine::BuiltinRelations()) {
+    copts.builtin_relations.push_back(b.decl);
+  }
+  // The observation points the pipeline numbers (see PrepareResult::num_edges).
+  for (const auto& decl : PointRelations()) copts.builtin_relations.push_back(decl);
+  copts.warn_unused = false;
+  ASSIGN_OR_RETURN(rules::CompiledRules compiled,
+                   rules::CompileFiles(options.rule_files, copts, sink));
+  double compile_seconds = watch.Lap();
+  ASSIGN_OR_RETURN(auto result, PrepareWithRules(graph, compiled, options));
+  result->times.compile_rules = compile_seconds;
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareWithRules(const ir::Graph& graph,
+                                                                 const rules::CompiledRules& rules,
+                                                                 const PrepareOptions& options) {
+  auto result = std::make_unique<PrepareResult>();
+  PrepareResult& r = *result;
+  r.rules = rules;
+  ASSIGN_OR_RETURN(r.backend_name, Choose(r.rules.backends, options.backend, "backend"));
+  ASSIGN_OR_RETURN(r.qconfig_mapping_name,
+                   Choose(r.rules.qconfig_mappings, options.qconfig_mapping, "qconfig_mapping"));
+  r.config.backend_config = r.rules.backends.at(r.backend_name);
+  r.config.qconfig_mapping = r.rules.qconfig_mappings.at(r.qconfig_mapping_name);
+  r.config.prepare_custom_config = options.custom;
+  r.config.is_qat = options.qat;
+
+  Stopwatch watch;
+  ASSIGN_OR_RETURN(r.fusion, engine::Fuse(graph, r.config));
+  r.times.fuse = watch.Lap();
+  const ir::Graph& g = r.fusion.graph;
+  ASSIGN_OR_RETURN(r.qconfigs, engine::ResolveQConfigs(g, &r.fusion, r.config.qconfig_mapping));
+  r.times.resolve_qconfigs = watch.Lap();
+  ASSIGN_OR_RETURN(r.matches, engine::FindMatches(g, r.config));
+  r.times.match = watch.Lap();
+
+  r.db = std::make_unique<engine::Database>(r.rules.program, options.provenance);
+  engine::StageResults stages{&r.fusion, &r.qconfigs, &r.matches};
+  ASSIGN_OR_RETURN(r.tables,
+                   engine::LoadFacts(g, stages, r.config, r.rules.symbols.get(), r.db.get()));
+  // Observation points (rules/prelude/prepare.qr): edges, then node outputs.
+  r.num_edges = r.tables.edges.size();
+  const engine::RelationId input_point = r.rules.program.Find("input_point");
+  const engine::RelationId output_point = r.rules.program.Find("output_point");
+  if (input_point != engine::Program::kInvalid) {
+    for (size_t e = 0; e < r.num_edges; ++e) {
+      r.db->AddFact(input_point, {static_cast<engine::Datum>(e), static_cast<engine::Datum>(e)});
+    }
+  }
+  if (output_point != engine::Program::kInvalid) {
+    for (size_t n = 0; n < g.num_nodes(); ++n) {
+      r.db->AddFact(output_point, {static_cast<engine::Datum>(n),
+                                   static_cast<engine::Datum>(r.num_edges + n)});
+    }
+  }
+  r.times.load_facts = watch.Lap();
+
+  engine::Evaluator evaluator(r.rules.program, r.db.get(), options.eval);
+  ASSIGN_OR_RETURN(r.report, evaluator.Run());
+  r.times.evaluate = watch.Lap();
+
+  ASSIGN_OR_RETURN(r.plan, BuildPlan(r, graph));
+  r.plan.backend = r.backend_name;
+  r.times.build_plan = watch.Lap();
+  return result;
+}
+
+}  // namespace qprep::prepare

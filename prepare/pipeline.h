@@ -1,0 +1,87 @@
+// The prepare pipeline: qprep's main job, end to end, as a library call.
+//
+//   ir::Graph ─► fusion ─► qconfig resolution ─► pattern matching ─► facts ─┐
+//   rule files (prelude + backend + qconfig mapping) ─► CompiledRules ──────┴► fixpoint ─► Plan
+//
+// The built-in stages are engine/fusion.h, qconfig_resolution.h, matcher.h; the placement policy
+// is rules/prelude/prepare.qr; the plan is assembled from the relations the prelude derives
+// (plan_builder.h). Everything the run computed stays in PrepareResult so `qprepc explain` can
+// answer questions about it (provenance is on).
+#ifndef QPREP_PREPARE_PIPELINE_H_
+#define QPREP_PREPARE_PIPELINE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/diagnostics.h"
+#include "engine/database.h"
+#include "engine/evaluator.h"
+#include "engine/facts.h"
+#include "engine/fusion.h"
+#include "engine/matcher.h"
+#include "engine/plan.h"
+#include "engine/prepare_config.h"
+#include "engine/qconfig_resolution.h"
+#include "ir/graph.h"
+#include "rules/compiler.h"
+
+namespace qprep::prepare {
+
+struct PrepareOptions {
+  // Rule files compiled as one program: the prelude, the backend, the qconfig mapping, and any
+  // team files. Includes are resolved relative to each file, then through `search_paths`.
+  std::vector<std::string> rule_files;
+  std::vector<std::string> search_paths;
+  // Which `backend NAME { ... }` and `qconfig_mapping NAME { ... }` to use. Empty: the only one
+  // declared (an error if there are several).
+  std::string backend;
+  std::string qconfig_mapping;
+  bool qat = false;
+  engine::PrepareCustomConfig custom;  // input/output_quantized_idxs etc. (flags)
+  engine::EvalOptions eval;
+  bool provenance = true;
+};
+
+// Wall time per stage, for `qprepc prepare --stats` and the benchmark harness.
+struct StageTimes {
+  double compile_rules = 0, fuse = 0, resolve_qconfigs = 0, match = 0, load_facts = 0,
+         evaluate = 0, build_plan = 0;
+};
+
+struct PrepareResult {
+  rules::CompiledRules rules;
+  engine::PrepareConfig config;
+  std::string backend_name;
+  std::string qconfig_mapping_name;
+  engine::FusionResult fusion;
+  engine::QConfigResolution qconfigs;
+  engine::MatchResult matches;
+  std::unique_ptr<engine::Database> db;
+  engine::FactTables tables;
+  engine::RunReport report;
+  engine::Plan plan;
+  StageTimes times;
+  // Point numbering (see rules/prelude/prepare.qr): edge e is point e; the output of fused node
+  // n is point num_edges + n.
+  size_t num_edges = 0;
+};
+
+// The input relations the pipeline itself provides besides engine::BuiltinRelations():
+// input_point(e, p) and output_point(n, p), the observation points.
+const std::vector<engine::RelationDecl>& PointRelations();
+
+// Compiles the rules (diagnostics go to `sink`) and runs prepare on `graph`.
+absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
+                                                       const PrepareOptions& options,
+                                                       DiagnosticSink* sink);
+
+// The same with rules already compiled (benchmarks reuse one compilation). `rules` is copied.
+absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareWithRules(const ir::Graph& graph,
+                                                                 const rules::CompiledRules& rules,
+                                                                 const PrepareOptions& options);
+
+}  // namespace qprep::prepare
+
+#endif  // QPREP_PREPARE_PIPELINE_H_

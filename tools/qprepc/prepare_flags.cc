@@ -1,0 +1,115 @@
+#include "tools/qprepc/prepare_flags.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "ir/qg_reader.h"
+#include "tools/qprepc/bundled.h"
+#include "tools/qprepc/command.h"
+
+namespace qprep::cli {
+
+const char kPrepareFlagsHelp[] =
+    "  --backend NAME|FILE.qr   bundled backend (fbgemm [default], x86, qnnpack, onednn, native)\n"
+    "                           or a team's backend rule file\n"
+    "  --qconfig FILE.qr        qconfig mapping file (default: the backend's default mapping,\n"
+    "                           get_default_qconfig_mapping / get_default_qat_qconfig_mapping)\n"
+    "  --qconfig-mapping NAME   which qconfig_mapping block to use when a file declares several\n"
+    "  --rules FILE.qr          extra rules compiled with the prelude (repeatable)\n"
+    "  -I DIR                   search DIR for included rule files\n"
+    "  --qat                    prepare for QAT (prepare_qat_fx): QAT fusion, fake-quant observers\n"
+    "  --input-quantized-idxs 0,1   PrepareCustomConfig.set_input_quantized_indexes\n"
+    "  --output-quantized-idxs 0    PrepareCustomConfig.set_output_quantized_indexes\n";
+
+namespace {
+bool ParseIdxs(const std::string& s, std::vector<int>* out) {
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    int v;
+    if (!absl::SimpleAtoi(part, &v)) return false;
+    out->push_back(v);
+  }
+  return true;
+}
+}  // namespace
+
+bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
+                       std::vector<std::string>* rest, const char* command) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "qprepc %s: %s needs a value\n", command, a.c_str());
+        return false;
+      }
+      *out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--backend") {
+      if (!value(&f->backend)) return false;
+    } else if (a == "--qconfig") {
+      if (!value(&f->qconfig)) return false;
+    } else if (a == "--qconfig-mapping") {
+      if (!value(&f->qconfig_mapping)) return false;
+    } else if (a == "--rules") {
+      if (!value(&v)) return false;
+      f->extra_rules.push_back(v);
+    } else if (a == "-I") {
+      if (!value(&v)) return false;
+      f->search_paths.push_back(v);
+    } else if (a == "--qat") {
+      f->qat = true;
+    } else if (a == "--input-quantized-idxs" || a == "--output-quantized-idxs") {
+      if (!value(&v)) return false;
+      auto* out = a[2] == 'i' ? &f->input_quantized_idxs : &f->output_quantized_idxs;
+      if (!ParseIdxs(v, out)) {
+        std::fprintf(stderr, "qprepc %s: %s takes integers like 0,1 (got '%s')\n", command,
+                     a.c_str(), v.c_str());
+        return false;
+      }
+    } else if (f->model.empty() && !a.empty() && a[0] != '-') {
+      f->model = a;
+    } else {
+      rest->push_back(a);
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
+  auto run = std::make_unique<PrepareRun>();
+  DiagnosticSink sink;
+  auto graph = ir::ReadQgFile(flags.model, &sink);
+  if (!graph.ok()) {
+    PrintError(graph.status());
+    return nullptr;
+  }
+  run->graph = *std::move(graph);
+  auto sel = SelectRules(flags.backend, flags.qconfig, flags.qconfig_mapping, flags.qat);
+  if (!sel.ok()) {
+    PrintError(sel.status());
+    return nullptr;
+  }
+  prepare::PrepareOptions options;
+  options.rule_files = sel->files;
+  for (const auto& r : flags.extra_rules) options.rule_files.push_back(r);
+  options.search_paths = sel->search_paths;
+  for (const auto& p : flags.search_paths) options.search_paths.push_back(p);
+  options.backend = sel->backend;
+  options.qconfig_mapping = sel->qconfig_mapping;
+  options.qat = flags.qat;
+  options.custom.input_quantized_idxs = flags.input_quantized_idxs;
+  options.custom.output_quantized_idxs = flags.output_quantized_idxs;
+  DiagnosticSink rule_sink;
+  auto result = prepare::Prepare(run->graph, options, &rule_sink);
+  if (rule_sink.warning_count() > 0 && result.ok()) std::fputs(rule_sink.Render().c_str(), stderr);
+  if (!result.ok()) {
+    PrintError(result.status());
+    return nullptr;
+  }
+  run->result = *std::move(result);
+  return run;
+}
+
+}  // namespace qprep::cli

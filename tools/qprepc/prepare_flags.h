@@ -1,0 +1,43 @@
+// Command-line flags shared by `qprepc prepare` and `qprepc explain`: which model, which rules
+// (bundled backend or a team's .qr files), QAT, and PrepareCustomConfig's essentials.
+#ifndef QPREP_TOOLS_QPREPC_PREPARE_FLAGS_H_
+#define QPREP_TOOLS_QPREPC_PREPARE_FLAGS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "prepare/pipeline.h"
+
+namespace qprep::cli {
+
+struct PrepareFlags {
+  std::string model;
+  std::string backend = "fbgemm";
+  std::string qconfig;          // --qconfig FILE.qr
+  std::string qconfig_mapping;  // --qconfig-mapping NAME
+  std::vector<std::string> extra_rules;  // --rules FILE.qr (repeatable)
+  std::vector<std::string> search_paths;
+  bool qat = false;
+  std::vector<int> input_quantized_idxs, output_quantized_idxs;
+  std::vector<std::string> positional;  // after the model
+};
+
+extern const char kPrepareFlagsHelp[];
+
+// Consumes the flags it knows; others (and positionals after the model) are left in `rest`.
+// Returns false (message printed) on a malformed flag.
+bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* flags,
+                       std::vector<std::string>* rest, const char* command);
+
+// Reads the model and runs prepare; prints located errors and returns nullptr on failure.
+struct PrepareRun {
+  ir::Graph graph;
+  std::unique_ptr<prepare::PrepareResult> result;
+};
+std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags);
+
+}  // namespace qprep::cli
+
+#endif  // QPREP_TOOLS_QPREPC_PREPARE_FLAGS_H_
