@@ -166,6 +166,11 @@ void Graph::AddModule(Module module) {
   }
 }
 
+void Graph::Reserve(size_t nodes) {
+  g_.m_vertices.reserve(nodes);  // Boost's vecS vertex storage
+  by_name_.reserve(nodes);
+}
+
 std::optional<NodeId> Graph::FindNode(std::string_view name) const {
   auto it = by_name_.find(AbslView(name));
   if (it == by_name_.end()) return std::nullopt;

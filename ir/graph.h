@@ -158,6 +158,9 @@ class Graph {
   absl::StatusOr<NodeId> AddNode(Node node);
   // Adds or replaces a module table entry.
   void AddModule(Module module);
+  // Pre-sizes node storage for about `nodes` nodes, so that reading a large file does not
+  // reallocate (and transiently double) the vertex array as it grows.
+  void Reserve(size_t nodes);
 
   size_t num_nodes() const { return boost::num_vertices(g_); }
   size_t num_edges() const { return boost::num_edges(g_); }

@@ -6,6 +6,7 @@
 // once every name is known.
 #include "ir/qg_reader.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -647,6 +648,8 @@ absl::StatusOr<Graph> Reader::Run() {
   }
   const char* p = base_;
   const char* end = base_ + text_.size();
+  // Node lines are nearly all lines: size the graph once instead of growing it repeatedly.
+  graph_.Reserve(static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n')) + 1);
   while (p < end && !Stopped()) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
     const bool unterminated = nl == nullptr;

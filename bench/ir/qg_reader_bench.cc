@@ -1,12 +1,11 @@
 // Reader and printer throughput on generated residual-chain graphs (tests/ir/synthetic_graph.h)
 // of 10k, 100k and 1M nodes: nodes per second, bytes per second, and memory. `graph_MB` is the
-// resident-set growth while the read graph is alive (what the IR costs per node); `peak_rss_MB`
+// heap held by the read graph (what the IR costs; glibc mallinfo2); `peak_rss_MB`
 // is the process's peak so far (getrusage), which includes the input text.
 // Run: build/bin/qg_reader_bench  (numbers recorded in docs/benchmarks-ir.md)
+#include <malloc.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,13 +28,11 @@ const std::shared_ptr<const qprep::SourceFile>& Text(size_t nodes) {
   return slot;
 }
 
-double CurrentRssMb() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
+// Heap bytes in use (glibc): small-chunk arena plus mmap'd large blocks. Unlike the resident
+// set it does not depend on whether freed memory was returned to the system.
+double HeapInUseMb() {
+  struct mallinfo2 mi = mallinfo2();
+  return static_cast<double>(mi.uordblks + mi.hblkhd) / 1048576.0;
 }
 
 double PeakRssMb() {
@@ -49,13 +46,13 @@ void BM_ReadQg(benchmark::State& state) {
   const auto& file = Text(n);
   double graph_mb = 0;
   for (auto _ : state) {
-    const double before = CurrentRssMb();
+    const double before = HeapInUseMb();
     absl::StatusOr<qprep::ir::Graph> g = qprep::ir::ReadQg(file, nullptr);
     if (!g.ok() || g->num_nodes() != n) {
       state.SkipWithError("read failed");
       return;
     }
-    graph_mb = CurrentRssMb() - before;
+    graph_mb = HeapInUseMb() - before;
     benchmark::DoNotOptimize(g->num_edges());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * file->text().size()));
