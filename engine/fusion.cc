@@ -169,9 +169,9 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       const BackendPatternConfig& cfg = backend.configs[m.config_index];
       const ir::Node& root = input.node(m.root);
       if (root.kind != ir::NodeKind::kCallModule) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("fusion pattern ", cfg.pattern.ToString(), " matched at '", src.name,
-                         "' has root '", root.name, "' which is not a call_module node"));
+        return ConfigError(cfg.where, absl::StrCat("fusion pattern ", cfg.pattern.ToString(),
+                                                   " matched at '", src.name, "' has root '",
+                                                   root.name, "' which is not a call_module node"));
       }
       FusedNode f;
       f.root = m.root;
@@ -202,9 +202,10 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
         }
       }
       if (f.fused_module_type.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "fusion pattern ", cfg.pattern.ToString(), " (fuser ", fm.name,
-            ") has no fused module type for ", config.is_qat ? "QAT" : "eval", " mode"));
+        return ConfigError(
+            cfg.where, absl::StrCat("fusion pattern ", cfg.pattern.ToString(), " (fuser ", fm.name,
+                                    ") has no fused module type for ",
+                                    config.is_qat ? "QAT" : "eval", " mode"));
       }
       // fused_graph.node_copy(root): root's name, target, args; the value is the last node's.
       n = root;

@@ -206,7 +206,7 @@ absl::StatusOr<MatchResult> FindMatches(const ir::Graph& g, const PrepareConfig&
     // Only PyTorch's default root-node getter is built in; a named strategy we do not know
     // would silently give wrong input-observer positions.
     if (!cfg.root_node_getter.empty() && cfg.root_node_getter != "default") {
-      return absl::InvalidArgumentError("pattern " + cfg.pattern.ToString() +
+      return ConfigError(cfg.where, "pattern " + cfg.pattern.ToString() +
                                         ": unknown root_node_getter '" + cfg.root_node_getter +
                                         "' (built in: default)");
     }

@@ -116,4 +116,23 @@ bool QConfig::is_dynamic() const {
   return b != nullptr && *b;
 }
 
+absl::Status ConfigError(const SourceRange& at, std::string message, const SourceRange* note_at,
+                         std::string note) {
+  if (at.file == nullptr) return absl::InvalidArgumentError(message);
+  Diagnostic d;
+  d.severity = Severity::kError;
+  d.range = at;
+  d.message = std::move(message);
+  if (note_at != nullptr && note_at->file != nullptr) {
+    Diagnostic n;
+    n.severity = Severity::kNote;
+    n.range = *note_at;
+    n.message = std::move(note);
+    d.notes.push_back(std::move(n));
+  }
+  DiagnosticSink sink;
+  sink.Add(std::move(d));
+  return sink.ToStatus();
+}
+
 }  // namespace qprep::engine

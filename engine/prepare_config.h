@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/diagnostics.h"
 #include "common/observer_spec.h"
 
@@ -275,6 +276,13 @@ struct PrepareConfig {
   PrepareCustomConfig prepare_custom_config;
   bool is_qat = false;  // prepare_qat_fx: fusion keeps BN (QAT fused types), modules swapped
 };
+
+// An InvalidArgument status for a user error about a configuration entry. When `at` has a file
+// (the entry came from a rule file), the message is the rendered located diagnostic (with an
+// optional note, e.g. "the other qconfig is set here"), as DiagnosticSink::ToStatus renders it;
+// otherwise it is `message` alone.
+absl::Status ConfigError(const SourceRange& at, std::string message,
+                         const SourceRange* note_at = nullptr, std::string note = "");
 
 }  // namespace qprep::engine
 

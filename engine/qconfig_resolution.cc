@@ -60,8 +60,8 @@ class Resolver {
       try {
         regexes_.push_back(Regex{e.regex, std::regex(e.regex, std::regex::ECMAScript), &e.qconfig});
       } catch (const std::regex_error& err) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("module_name_regex '", e.regex, "' is not a valid regex: ", err.what()));
+        return ConfigError(e.qconfig.where, absl::StrCat("module_name_regex '", e.regex,
+                                                         "' is not a valid regex: ", err.what()));
       }
     }
     for (const auto& e : m_.module_name_qconfigs) module_names_[e.module_name] = &e.qconfig;
@@ -152,6 +152,17 @@ class Resolver {
   absl::flat_hash_map<std::string, const QConfig*> fused_types_;
 };
 
+// Where the object_type entry for module type `type` was declared (the last one: dict semantics).
+const SourceRange* EntryWhere(const QConfigMapping& m, const std::string& type) {
+  const SourceRange* where = nullptr;
+  for (const auto& e : m.object_type_qconfigs) {
+    if (e.object_type.kind == OpRef::Kind::kModule && e.object_type.name == type) {
+      where = e.object_type.where.file != nullptr ? &e.object_type.where : &e.qconfig.where;
+    }
+  }
+  return where;
+}
+
 }  // namespace
 
 std::string_view QConfigLevelName(QConfigLevel level) {
@@ -194,10 +205,18 @@ absl::StatusOr<QConfigResolution> ResolveQConfigs(const ir::Graph& graph,
       for (size_t i = 1; i < f.child_module_types.size(); ++i) {
         const QConfig* other = r.ObjectType(OpRef::Module(f.child_module_types[i]));
         if (!QConfigEquals(other, first)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "During fusion, we need to specify the same qconfigs for all module types in ",
-              f.fused_module_type, " (node '", graph.node(f.fused).name,
-              "'); offending type: ", f.child_module_types[i]));
+          // Point at the offending child's entry if it has one, else at the first child's.
+          const SourceRange* at = EntryWhere(mapping, f.child_module_types[i]);
+          const SourceRange* first_at = EntryWhere(mapping, f.child_module_types[0]);
+          if (at == nullptr) std::swap(at, first_at);
+          static const SourceRange kNowhere;
+          return ConfigError(
+              at != nullptr ? *at : kNowhere,
+              absl::StrCat("During fusion, we need to specify the same qconfigs for all module "
+                           "types in ",
+                           f.fused_module_type, " (node '", graph.node(f.fused).name,
+                           "'); offending type: ", f.child_module_types[i]),
+              first_at, "the other child's object_type qconfig is set here");
         }
       }
       if (first != nullptr) r.AddFusedObjectType(f.fused_module_type, first);

@@ -411,3 +411,31 @@ TEST(QConfigResolution, InvalidRegexIsAnError) {
 
 }  // namespace
 }  // namespace qprep::engine
+
+namespace qprep::engine {
+namespace {
+
+// Errors about configuration entries that came from a rule file are located diagnostics.
+TEST(QConfigResolution, FusedMismatchPointsAtTheDeclarations) {
+  ir::Graph g = Read(kConvBnReluBody, kConvBnReluModules);
+  PrepareConfig config;
+  config.backend_config = FusionBackend();
+  absl::StatusOr<FusionResult> f = Fuse(g, config);
+  ASSERT_TRUE(f.ok());
+  auto file =
+      std::make_shared<SourceFile>("m.qr", "object_type Conv2d: a;\nobject_type ReLU: b;\n");
+  QConfigMapping m;
+  OpRef conv = OpRef::Module(kConv);
+  conv.where = {file, 12, 18};
+  OpRef relu = OpRef::Module(kRelu);
+  relu.where = {file, 35, 39};
+  m.object_type_qconfigs.push_back({conv, Named("a")});
+  m.object_type_qconfigs.push_back({relu, Named("b")});
+  absl::Status s = ResolveQConfigs(f->graph, &*f, m).status();
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("m.qr:2:13: error: During fusion, we need to specify the same qconfigs"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("m.qr:1:13: note: the other child's"));
+}
+
+}  // namespace
+}  // namespace qprep::engine
