@@ -29,9 +29,10 @@ Relation::Relation(size_t arity) : arity_(arity) {
   QPREP_CHECK(arity <= 32);
   Index all;
   all.mask = arity == 32 ? ~ColumnMask{0} : ((ColumnMask{1} << arity) - 1);
-  if (arity == 1) {
+  if (arity >= 1) {
     all.dense = true;
     all.column = 0;
+    all.max_chain = arity == 1 ? 0 : 16;
   }
   indexes_.push_back(std::move(all));
 }
@@ -58,11 +59,15 @@ void Relation::AddToIndex(Index& index, TupleId id) {
     if (v >= 0 && v < limit) {
       size_t slot = static_cast<size_t>(v);
       if (slot >= index.dense_head.size()) {
-        index.dense_head.resize(std::max(slot + 1, 2 * index.dense_head.size()), kNoTuple);
+        const size_t size = std::max(slot + 1, 2 * index.dense_head.size());
+        index.dense_head.resize(size, kNoTuple);
+        if (index.max_chain != 0) index.chain_len.resize(size, 0);
       }
-      index.next.push_back(index.dense_head[slot]);
-      index.dense_head[slot] = id;
-      return;
+      if (index.max_chain == 0 || ++index.chain_len[slot] <= index.max_chain) {
+        index.next.push_back(index.dense_head[slot]);
+        index.dense_head[slot] = id;
+        return;
+      }
     }
     MakeHashed(index);  // re-adds tuples < id; `id` itself is added below
   }
@@ -76,6 +81,8 @@ void Relation::MakeHashed(Index& index) {
   index.dense = false;
   index.dense_head.clear();
   index.dense_head.shrink_to_fit();
+  index.chain_len.clear();
+  index.chain_len.shrink_to_fit();
   const TupleId count = static_cast<TupleId>(index.next.size());
   index.next.clear();
   index.head.reserve(count);
@@ -152,6 +159,7 @@ void Relation::Clear() {
       for (TupleId id = 0; id < size_; ++id) {
         uint64_t v = static_cast<uint64_t>(at(id, index.column));
         if (v < index.dense_head.size()) index.dense_head[v] = kNoTuple;
+        if (v < index.chain_len.size()) index.chain_len[v] = 0;
       }
     }
     index.head.clear();
@@ -166,7 +174,8 @@ size_t Relation::MemoryBytes() const {
   size_t bytes = data_.capacity() * sizeof(Datum) + derivations_.capacity() * sizeof(Derivation);
   for (const Index& index : indexes_) {
     bytes += index.head.capacity() * (sizeof(uint64_t) + sizeof(TupleId) + 1) +
-             (index.next.capacity() + index.dense_head.capacity()) * sizeof(TupleId);
+             (index.next.capacity() + index.dense_head.capacity() + index.chain_len.capacity()) *
+                 sizeof(TupleId);
   }
   return bytes;
 }

@@ -119,9 +119,15 @@ class Relation {
     // Single-column indexes over dense non-negative ids (node ids, edge ids) use a direct
     // table: value -> most recent tuple, with locality for ids loaded in order. The first value
     // that is negative or far beyond the relation's size switches the index to hashing.
+    // The all-columns index of a wider relation is also a direct table, keyed by column 0 (a
+    // node id in most graph relations); its chains then hold tuples that differ in later
+    // columns, so chain lengths are counted and the first chain longer than max_chain (e.g. a
+    // relation whose first column is a constant) switches the index to hashing.
     bool dense = false;
-    int column = -1;
+    int column = -1;         // dense: the keyed column, always the first column of the mask
+    uint32_t max_chain = 0;  // 0: unlimited (single-column indexes: every chain entry matches)
     std::vector<TupleId> dense_head;
+    std::vector<uint32_t> chain_len;  // only with max_chain
     // hash of the masked columns -> most recently inserted tuple with that hash; `next` chains
     // to the previous one. Chaining by hash keeps an index at one map entry per distinct key
     // plus 4 bytes per tuple.

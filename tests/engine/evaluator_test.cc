@@ -528,6 +528,25 @@ TEST(DatabaseTest, DenseIdIndexFallsBackToHashingForSparseValues) {
   EXPECT_TRUE(unary.Contains(std::vector<Datum>{3}));
 }
 
+TEST(DatabaseTest, WideRelationDedupSurvivesLongFirstColumnChains) {
+  // The all-columns index of a 2-column relation is keyed by column 0 until a chain grows past
+  // its limit; a constant first column (dtype(quint8, n)) must switch it to hashing and keep
+  // exact set semantics throughout.
+  Relation r(2);
+  for (int round = 0; round < 2; ++round) {
+    for (Datum n = 0; n < 200; ++n) {
+      TupleId id = r.Insert(std::vector<Datum>{7, n});
+      EXPECT_EQ(id == kNoTuple, round == 1) << n;
+    }
+  }
+  for (Datum n = 0; n < 200; ++n) r.Insert(std::vector<Datum>{n, n});
+  EXPECT_EQ(r.size(), 399u);  // (7, 7) was already there
+  EXPECT_TRUE(r.Contains(std::vector<Datum>{7, 199}));
+  EXPECT_TRUE(r.Contains(std::vector<Datum>{150, 150}));
+  EXPECT_FALSE(r.Contains(std::vector<Datum>{150, 7}));
+  EXPECT_EQ(r.Find(std::vector<Datum>{7, 3}), 3u);
+}
+
 TEST(UnionFindTest, ClassesPairsAndExplanations) {
   UnionFind uf;
   EXPECT_TRUE(uf.Union(1, 2, 10));
