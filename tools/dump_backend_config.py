@@ -30,8 +30,9 @@ Canonical forms (shared with the C++ side, engine/prepare_config.h):
     modules of the pattern's types with is_qat False / True (null if it raises, as
     fuse_convtranspose_bn does in QAT).
 
-Usage (regenerates the committed golden):
+Usage (regenerates the committed golden; --check only compares, exit 1 when it is stale):
   /usr/bin/python3 tools/dump_backend_config.py -o tests/backends/data/pytorch_backend_configs.json
+  /usr/bin/python3 tools/dump_backend_config.py --check tests/backends/data/pytorch_backend_configs.json
 """
 
 import argparse
@@ -301,8 +302,17 @@ def dump():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--output", help="JSON file to write (default: stdout)")
+    ap.add_argument("--check", metavar="GOLDEN",
+                    help="compare with GOLDEN instead of writing; exit 1 if it differs")
     args = ap.parse_args(argv)
     text = json.dumps(dump(), indent=1, sort_keys=False) + "\n"
+    if args.check:
+        with open(args.check) as f:
+            if f.read() != text:
+                sys.stderr.write(f"{args.check} is stale for PyTorch {torch.__version__}: "
+                                 f"regenerate with {sys.argv[0]} -o {args.check}\n")
+                sys.exit(1)
+        return
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)
