@@ -3,6 +3,8 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -125,11 +127,53 @@ const Value* Module::attr(std::string_view name) const {
   return nullptr;
 }
 
+Graph::Graph() : g_(std::make_unique<BoostGraph>()) {}
+Graph::Graph(std::string name) : name_(std::move(name)), g_(std::make_unique<BoostGraph>()) {}
+Graph::~Graph() = default;
+
+Graph::Graph(const Graph& other)
+    : name_(other.name_),
+      g_(std::make_unique<BoostGraph>(*other.g_)),
+      by_name_(other.by_name_),
+      modules_(other.modules_),
+      module_index_(other.module_index_),
+      by_target_(other.by_target_) {
+  for (size_t k = 0; k < std::size(by_kind_); ++k) by_kind_[k] = other.by_kind_[k];
+}
+
+Graph& Graph::operator=(const Graph& other) {
+  if (this != &other) *this = Graph(other);
+  return *this;
+}
+
+Graph::Graph(Graph&& other) noexcept
+    : name_(std::move(other.name_)),
+      g_(std::exchange(other.g_, std::make_unique<BoostGraph>())),
+      by_name_(std::move(other.by_name_)),
+      modules_(std::move(other.modules_)),
+      module_index_(std::move(other.module_index_)),
+      by_target_(std::move(other.by_target_)) {
+  for (size_t k = 0; k < std::size(by_kind_); ++k) by_kind_[k] = std::move(other.by_kind_[k]);
+}
+
+Graph& Graph::operator=(Graph&& other) noexcept {
+  if (this != &other) {
+    name_ = std::move(other.name_);
+    g_ = std::exchange(other.g_, std::make_unique<BoostGraph>());
+    by_name_ = std::move(other.by_name_);
+    modules_ = std::move(other.modules_);
+    module_index_ = std::move(other.module_index_);
+    by_target_ = std::move(other.by_target_);
+    for (size_t k = 0; k < std::size(by_kind_); ++k) by_kind_[k] = std::move(other.by_kind_[k]);
+  }
+  return *this;
+}
+
 absl::StatusOr<NodeId> Graph::AddNode(Node node) {
   if (by_name_.contains(node.name)) {
     return absl::AlreadyExistsError(absl::StrCat("duplicate node name '", node.name, "'"));
   }
-  const NodeId id = static_cast<NodeId>(num_vertices(g_));
+  const NodeId id = static_cast<NodeId>(num_vertices(*g_));
   std::vector<std::pair<NodeId, ArgPath>> refs;
   ArgPath path;
   for (size_t i = 0; i < node.args.size(); ++i) {
@@ -152,8 +196,8 @@ absl::StatusOr<NodeId> Graph::AddNode(Node node) {
   by_name_.emplace(node.name, id);
   by_kind_[static_cast<size_t>(node.kind)].push_back(id);
   by_target_[node.target].push_back(id);
-  boost::add_vertex(std::move(node), g_);
-  for (auto& [producer, p] : refs) boost::add_edge(producer, id, EdgeData{std::move(p)}, g_);
+  boost::add_vertex(std::move(node), *g_);
+  for (auto& [producer, p] : refs) boost::add_edge(producer, id, EdgeData{std::move(p)}, *g_);
   return id;
 }
 
@@ -167,7 +211,7 @@ void Graph::AddModule(Module module) {
 }
 
 void Graph::Reserve(size_t nodes) {
-  g_.m_vertices.reserve(nodes);  // Boost's vecS vertex storage
+  g_->m_vertices.reserve(nodes);  // Boost's vecS vertex storage
   by_name_.reserve(nodes);
 }
 
@@ -187,8 +231,8 @@ std::vector<NodeId> Graph::Users(NodeId id) const {
   if (id >= num_nodes()) return users;
   // Out-edges are stored in insertion order, and consumers are added in graph order, so
   // repeated references from one consumer are adjacent: dropping consecutive repeats suffices.
-  for (auto [it, end] = boost::out_edges(id, g_); it != end; ++it) {
-    NodeId user = static_cast<NodeId>(boost::target(*it, g_));
+  for (auto [it, end] = boost::out_edges(id, *g_); it != end; ++it) {
+    NodeId user = static_cast<NodeId>(boost::target(*it, *g_));
     if (users.empty() || users.back() != user) users.push_back(user);
   }
   return users;
@@ -196,8 +240,8 @@ std::vector<NodeId> Graph::Users(NodeId id) const {
 
 NodeId Graph::ArgNode(NodeId id, const ArgPath& path) const {
   if (id >= num_nodes()) return kNoNode;
-  for (auto [it, end] = boost::in_edges(id, g_); it != end; ++it) {
-    if (g_[*it].path == path) return static_cast<NodeId>(boost::source(*it, g_));
+  for (auto [it, end] = boost::in_edges(id, *g_); it != end; ++it) {
+    if ((*g_)[*it].path == path) return static_cast<NodeId>(boost::source(*it, *g_));
   }
   return kNoNode;
 }

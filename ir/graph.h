@@ -12,6 +12,7 @@
 #define QPREP_IR_GRAPH_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,8 +147,16 @@ class Graph {
       boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Node, EdgeData>;
   using EdgeDescriptor = BoostGraph::edge_descriptor;
 
-  Graph() = default;
-  explicit Graph(std::string name) : name_(std::move(name)) {}
+  Graph();
+  explicit Graph(std::string name);
+  // Boost 1.74's adjacency_list has a copy constructor but no move constructor (and its swap
+  // copies), so the Boost graph is held by pointer: moving a Graph (returning it in a StatusOr)
+  // is O(1) instead of a deep copy of every node and edge. Copies are deep.
+  Graph(const Graph& other);
+  Graph& operator=(const Graph& other);
+  Graph(Graph&& other) noexcept;
+  Graph& operator=(Graph&& other) noexcept;
+  ~Graph();
 
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
@@ -162,9 +171,9 @@ class Graph {
   // reallocate (and transiently double) the vertex array as it grows.
   void Reserve(size_t nodes);
 
-  size_t num_nodes() const { return boost::num_vertices(g_); }
-  size_t num_edges() const { return boost::num_edges(g_); }
-  const Node& node(NodeId id) const { return g_[id]; }
+  size_t num_nodes() const { return boost::num_vertices(*g_); }
+  size_t num_edges() const { return boost::num_edges(*g_); }
+  const Node& node(NodeId id) const { return (*g_)[id]; }
   std::optional<NodeId> FindNode(std::string_view name) const;
   const Module* FindModule(std::string_view path) const;
   const std::vector<Module>& modules() const { return modules_; }
@@ -177,11 +186,11 @@ class Graph {
   const std::vector<NodeId>& NodesOfKind(NodeKind k) const;
   const std::vector<NodeId>& NodesWithTarget(std::string_view target) const;
 
-  const BoostGraph& boost_graph() const { return g_; }
+  const BoostGraph& boost_graph() const { return *g_; }
 
  private:
   std::string name_;
-  BoostGraph g_;
+  std::unique_ptr<BoostGraph> g_;  // never null, also after a move
   absl::flat_hash_map<std::string, NodeId> by_name_;
   std::vector<Module> modules_;
   absl::flat_hash_map<std::string, size_t> module_index_;

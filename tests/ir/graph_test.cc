@@ -159,6 +159,30 @@ TEST(GraphBuildTest, AddNodeChecks) {
   EXPECT_THAT(g.Users(0), ElementsAre(1u));
 }
 
+// Copies are deep and independent; a move transfers the graph (O(1)) and leaves an empty,
+// usable graph behind.
+TEST_F(GraphTest, CopyAndMove) {
+  Graph copy = g_;
+  Node extra;
+  extra.name = "extra";
+  extra.args = {Value::Node(0)};
+  ASSERT_TRUE(copy.AddNode(extra).ok());
+  EXPECT_EQ(copy.num_nodes(), 9u);
+  EXPECT_EQ(g_.num_nodes(), 8u);
+  EXPECT_THAT(g_.Users(0), ElementsAre(Id(g_, "lin"), Id(g_, "cat")));
+
+  const Node* before = &g_.node(2);
+  Graph moved = std::move(g_);
+  EXPECT_EQ(&moved.node(2), before);  // same storage: nothing was copied
+  EXPECT_EQ(moved.num_edges(), 11u);
+  EXPECT_EQ(moved.ArgNode(Id(moved, "add"), Pos(0)), Id(moved, "lin"));
+  EXPECT_EQ(g_.num_nodes(), 0u);  // NOLINT(bugprone-use-after-move): documented state
+  EXPECT_TRUE(g_.AddNode(extra).status().code() == absl::StatusCode::kInvalidArgument);
+  g_ = std::move(moved);
+  EXPECT_EQ(g_.num_nodes(), 8u);
+  EXPECT_EQ(g_.NodesWithTarget("torch.cat").size(), 1u);
+}
+
 TEST(NodeKindTest, NamesRoundTrip) {
   for (NodeKind k : {NodeKind::kPlaceholder, NodeKind::kGetAttr, NodeKind::kCallModule,
                      NodeKind::kCallFunction, NodeKind::kCallMethod, NodeKind::kOutput}) {
