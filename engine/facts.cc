@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -133,6 +134,11 @@ std::vector<BuiltinRelation> MakeBuiltins() {
           "_num_tensor_args_to_observation_type: observation type by number of tensor args"),
       Rel("input_type_index", {{"p", P}, {"input_type", S}, {"index", I}},
           "_input_type_to_index: positional index of weight / bias"),
+      Rel("function_config", {{"target", S}},
+          "some backend config is keyed by this function alone (`node.target in "
+          "backend_config.configs`)"),
+      Rel("function_input_type_index", {{"target", S}, {"input_type", S}, {"index", I}},
+          "_input_type_to_index of the config keyed by this function (node_arg_is_weight / _bias)"),
       Rel("input_output_not_observed", {{"p", P}}, "1.13's _input_output_observed=False"),
       Rel("fixed_qparams_observer", {{"p", P}, {"o", O}},
           "_overwrite_output_observer (or _overwrite_output_fake_quantize under QAT)"),
@@ -507,6 +513,25 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
       case NodeMatch::Kind::kStandaloneModule:
         L.Add("standalone_module", {nd});
         break;
+    }
+  }
+  // node_arg_is_weight / node_arg_is_bias: backend_config.configs[node.target] (a dict keyed by
+  // pattern: the last config whose pattern is exactly that function).
+  {
+    std::map<std::string, int> function_configs;
+    for (size_t p = 0; p < backend.configs.size(); ++p) {
+      for (const Pattern& e : ExpandAlternatives(backend.configs[p].pattern)) {
+        if (!e.is_tuple() && e.op.kind == OpRef::Kind::kFunction) {
+          function_configs[e.op.name] = static_cast<int>(p);
+        }
+      }
+    }
+    for (const auto& [fn, p] : function_configs) {
+      const Datum f = L.Sym(fn);
+      L.Add("function_config", {f});
+      for (const auto& [name, index] : backend.configs[p].input_type_to_index) {
+        L.Add("function_input_type_index", {f, L.Sym(name), index});
+      }
     }
   }
   auto dtype_sym = [&](const std::optional<Dtype>& d) { return L.Sym(DtypeName(*d)); };

@@ -315,3 +315,46 @@ TEST(FactsScale, LongFunctionChainLoadsWithoutDeepRecursion) {
 
 }  // namespace
 }  // namespace qprep::engine
+
+namespace qprep::engine {
+namespace {
+
+// node_arg_is_weight looks functions up by node.target in backend_config.configs: only a config
+// whose pattern is exactly that function counts, and the last one wins.
+TEST(Facts, FunctionConfigsAreTheSingleFunctionPatterns) {
+  absl::StatusOr<ir::Graph> g = ir::ReadQgString(
+      "qgraph 1\ngraph t\nmodule <root> : t.M\n\n%x = placeholder[x]()\n%output = "
+      "output[output](%x)\n");
+  ASSERT_TRUE(g.ok());
+  PrepareConfig config;
+  BackendPatternConfig linear;
+  linear.pattern = Pattern::Leaf(OpRef::Function("torch.nn.functional.linear"));
+  linear.input_type_to_index = {{"weight", 1}, {"bias", 2}};
+  BackendPatternConfig linear_again = linear;
+  linear_again.input_type_to_index = {{"weight", 1}};
+  BackendPatternConfig relu_linear;  // a tuple pattern: not configs[F.linear]
+  relu_linear.pattern =
+      Pattern::Tuple(OpRef::Function("torch.relu"),
+                     {Pattern::Leaf(OpRef::Function("torch.nn.functional.conv2d"))});
+  relu_linear.input_type_to_index = {{"weight", 1}};
+  config.backend_config.configs = {linear, relu_linear, linear_again};
+  absl::StatusOr<FusionResult> f = Fuse(*g, config);
+  absl::StatusOr<QConfigResolution> q = ResolveQConfigs(f->graph, &*f, config.qconfig_mapping);
+  absl::StatusOr<MatchResult> m = FindMatches(f->graph, config);
+  Program program;
+  DeclareBuiltinRelations(&program);
+  SymbolTable symbols;
+  Database db(program, false);
+  ASSERT_TRUE(LoadFacts(f->graph, StageResults{&*f, &*q, &*m}, config, &symbols, &db).ok());
+  const Datum lin = symbols.Intern("torch.nn.functional.linear");
+  EXPECT_TRUE(db.Contains(program.Find("function_config"), {lin}));
+  EXPECT_FALSE(
+      db.Contains(program.Find("function_config"), {symbols.Intern("torch.nn.functional.conv2d")}));
+  EXPECT_TRUE(
+      db.Contains(program.Find("function_input_type_index"), {lin, symbols.Intern("weight"), 1}));
+  EXPECT_FALSE(db.Contains(program.Find("function_input_type_index"),  // last config wins
+                           {lin, symbols.Intern("bias"), 2}));
+}
+
+}  // namespace
+}  // namespace qprep::engine
