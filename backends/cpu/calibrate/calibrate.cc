@@ -127,8 +127,9 @@ absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
   const std::string cls = entry["class"].get<std::string>();
   const json args = entry.contains("args") ? entry["args"] : json::object();
   if (entry.contains("observer") && entry["observer"].is_object()) {
-    // A fake-quant: the inner observer's class and args; the outer args (quant range) repeat
-    // the inner ones or are forwarded to it.
+    // A fake-quant: rebuild the inner observer's spec, then pass it as a nested canonical
+    // `observer=Class(...)`, which fixes the inner quant range. The outer args are values
+    // mirrored from the inner observer (dtype, qscheme, quant range, ch_axis): nothing to pass.
     const json& inner = entry["observer"];
     if (!inner.contains("class") || !inner["class"].is_string()) {
       return PlanError(where, "\"observer\" needs a \"class\"");
@@ -137,17 +138,12 @@ absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
     json inner_args = inner.contains("args") ? inner["args"] : inner;
     if (!inner.contains("args")) inner_args.erase("class");
     ASSIGN_OR_RETURN(auto written, WrittenArgs(inner_cls, inner_args, where + ".observer"));
-    std::set<std::string> seen;
-    for (const auto& kv : written) seen.insert(kv.first);
-    written.insert(written.begin(), {"observer", SpecValue{inner_cls}});
-    if (args.is_object()) {
-      for (const auto& [k, v] : args.items()) {
-        if (seen.count(k) || k == "observer" || k == "has_customized_qrange") continue;
-        ASSIGN_OR_RETURN(SpecValue sv, ToSpecValue(v, absl::StrCat(where, ".args.", k)));
-        written.emplace_back(k, std::move(sv));
-      }
+    absl::StatusOr<ObserverSpec> inner_spec = MakeObserverSpec(inner_cls, written);
+    if (!inner_spec.ok()) {
+      return PlanError(where + ".observer", std::string(inner_spec.status().message()));
     }
-    absl::StatusOr<ObserverSpec> spec = MakeObserverSpec(cls, written);
+    absl::StatusOr<ObserverSpec> spec =
+        MakeObserverSpec(cls, {{"observer", SpecValue{inner_spec->ToString()}}});
     if (!spec.ok()) return PlanError(where, std::string(spec.status().message()));
     return spec;
   }
