@@ -4,7 +4,8 @@
 // tools/dump_backend_config.py into tests/backends/data/pytorch_backend_configs.json.
 //
 // Regenerate the golden after a PyTorch upgrade:
-//   /usr/bin/python3 tools/dump_backend_config.py -o tests/backends/data/pytorch_backend_configs.json
+//   /usr/bin/python3 tools/dump_backend_config.py -o
+//   tests/backends/data/pytorch_backend_configs.json
 //
 // Every difference is printed as one line ("<pattern>: <field>: rules have X, PyTorch has Y").
 // The few differences the rule language cannot avoid yet are listed in kKnownDifferences with
@@ -103,9 +104,9 @@ void ExpectOnlyKnown(const std::vector<std::string>& diffs,
 
 struct BackendCase {
   const char* file;
-  const char* backend;   // backend declared in the file
-  const char* pytorch;   // key in the golden's "backends"
-  int pattern_count;     // PyTorch's number of patterns (a guard on the golden itself)
+  const char* backend;  // backend declared in the file
+  const char* pytorch;  // key in the golden's "backends"
+  int pattern_count;    // PyTorch's number of patterns (a guard on the golden itself)
 };
 
 class BackendRulesTest : public ::testing::TestWithParam<BackendCase> {};
@@ -229,12 +230,11 @@ backend mutant extends common {
   for (const auto& d : diffs) {
     if (!absl::StrContains(d, kBinaryZeroTensorArgs.contains)) other.push_back(d);
   }
-  EXPECT_THAT(other,
-              ::testing::UnorderedElementsAre(
-                  "function:torch.cat: observation_type: rules have "
-                  "output_use_different_observer_as_input, PyTorch has "
-                  "output_share_observer_with_input",
-                  "function:torch.nn.functional.silu: in the rules, not in PyTorch"));
+  EXPECT_THAT(other, ::testing::UnorderedElementsAre(
+                         "function:torch.cat: observation_type: rules have "
+                         "output_use_different_observer_as_input, PyTorch has "
+                         "output_share_observer_with_input",
+                         "function:torch.nn.functional.silu: in the rules, not in PyTorch"));
 }
 
 TEST(BundledRules, DiffReportsAWrongQConfig) {
@@ -247,8 +247,8 @@ qconfig_mapping mutant extends default_fbgemm {
   DiagnosticSink sink;
   auto rules = rules::CompileSources({src}, rules::CompileOptions{}, &sink);
   ASSERT_TRUE(rules.ok()) << sink.Render();
-  std::vector<std::string> diffs = DiffQConfigMapping(
-      rules->qconfig_mappings.at("mutant"), Golden().at("qconfig_mappings").at("fbgemm"));
+  std::vector<std::string> diffs = DiffQConfigMapping(rules->qconfig_mappings.at("mutant"),
+                                                      Golden().at("qconfig_mappings").at("fbgemm"));
   ASSERT_EQ(diffs.size(), 2u) << absl::StrJoin(diffs, "\n");
   EXPECT_THAT(diffs[0], ::testing::StartsWith("object_type method:reshape: activation: rules "
                                               "have HistogramObserver("));
@@ -273,8 +273,8 @@ TEST(ExampleBackend, LowersAsTheGuideSays) {
   }
   // 1 conv + 2 conv-relu + 1 fused + 1 conv-bn + 1 linear + 7 shared + 2 add + 2 sigmoid
   EXPECT_EQ(by_pattern.size(), 17u);
-  const auto* fused = by_pattern.at(
-      "(function:torch.nn.functional.relu, module:torch.nn.modules.conv.Conv2d)");
+  const auto* fused =
+      by_pattern.at("(function:torch.nn.functional.relu, module:torch.nn.modules.conv.Conv2d)");
   EXPECT_EQ(fused->fuser_method.kind, engine::FuserMethod::Kind::kSequential);
   EXPECT_EQ(fused->fused_module, "torch.ao.nn.intrinsic.modules.fused.ConvReLU2d");
   ASSERT_EQ(fused->dtype_configs.size(), 1u);

@@ -148,8 +148,8 @@ bool SameValue(const SpecValue& a, const json& b) {
 void DiffObserver(const std::string& what, const std::optional<ObserverSpec>& actual,
                   const json& expected, std::vector<std::string>* out) {
   if (expected.is_null()) {
-    if (actual) out->push_back(absl::StrCat(what, ": rules have ", actual->ToString(),
-                                            ", PyTorch has none"));
+    if (actual)
+      out->push_back(absl::StrCat(what, ": rules have ", actual->ToString(), ", PyTorch has none"));
     return;
   }
   std::vector<std::pair<std::string, SpecValue>> written;
@@ -199,8 +199,8 @@ std::string OptText(const json& j) { return j.is_null() ? "None" : j.get<std::st
 void DiffField(const std::string& where, const std::string& field, const std::string& actual,
                const std::string& expected, std::vector<std::string>* out) {
   if (actual != expected) {
-    out->push_back(absl::StrCat(where, ": ", field, ": rules have ", actual, ", PyTorch has ",
-                                expected));
+    out->push_back(
+        absl::StrCat(where, ": ", field, ": rules have ", actual, ", PyTorch has ", expected));
   }
 }
 
@@ -289,8 +289,8 @@ void DiffPatternConfig(const engine::BackendPatternConfig& a, const engine::Patt
 void DiffQConfig(const std::string& where, const engine::QConfig& a, const json& e,
                  std::vector<std::string>* out) {
   if (e.is_null()) {
-    if (!a.is_none) out->push_back(absl::StrCat(where, ": rules have qconfig `", a.name,
-                                                "`, PyTorch has None"));
+    if (!a.is_none)
+      out->push_back(absl::StrCat(where, ": rules have qconfig `", a.name, "`, PyTorch has None"));
     return;
   }
   if (a.is_none) {
@@ -299,11 +299,11 @@ void DiffQConfig(const std::string& where, const engine::QConfig& a, const json&
   }
   DiffObserver(where + ": activation", a.activation, e.at("activation"), out);
   DiffObserver(where + ": weight", a.weight, e.at("weight"), out);
-  for (const auto& [name, spec] : {std::pair{"bias", &a.bias}, std::pair{"input", &a.input},
-                                   std::pair{"output", &a.output}}) {
+  for (const auto& [name, spec] :
+       {std::pair{"bias", &a.bias}, std::pair{"input", &a.input}, std::pair{"output", &a.output}}) {
     if (*spec) {
-      out->push_back(absl::StrCat(where, ": rules set `", name,
-                                  "`, which PyTorch's QConfig does not have"));
+      out->push_back(
+          absl::StrCat(where, ": rules set `", name, "`, which PyTorch's QConfig does not have"));
     }
   }
 }
@@ -372,8 +372,7 @@ std::vector<std::string> DiffQConfigMapping(const engine::QConfigMapping& actual
   }
   // The ordered levels: same entries in the same order.
   auto ordered = [&](const char* level, std::vector<std::string> have_keys,
-                     std::vector<const engine::QConfig*> have_q, const json& want,
-                     auto key_of) {
+                     std::vector<const engine::QConfig*> have_q, const json& want, auto key_of) {
     if (have_keys.size() != want.size()) {
       out.push_back(absl::StrCat(level, ": rules have ", have_keys.size(), " entries, PyTorch ",
                                  want.size()));
@@ -382,8 +381,8 @@ std::vector<std::string> DiffQConfigMapping(const engine::QConfigMapping& actual
     for (size_t i = 0; i < have_keys.size(); ++i) {
       std::string k = key_of(want[i]);
       if (k != have_keys[i]) {
-        out.push_back(absl::StrCat(level, " #", i, ": rules have ", have_keys[i],
-                                   ", PyTorch has ", k));
+        out.push_back(
+            absl::StrCat(level, " #", i, ": rules have ", have_keys[i], ", PyTorch has ", k));
         continue;
       }
       DiffQConfig(absl::StrCat(level, " ", k), *have_q[i], want[i].at("qconfig"), &out);
@@ -416,8 +415,8 @@ std::vector<std::string> DiffQConfigMapping(const engine::QConfigMapping& actual
       keys.push_back(absl::StrCat(en.module_name, "/", en.object_type.ToString(), "/", en.index));
       qs.push_back(&en.qconfig);
     }
-    ordered("module_name_object_type_order", keys, qs,
-            expected.at("module_name_object_type_order"), [](const json& j) {
+    ordered("module_name_object_type_order", keys, qs, expected.at("module_name_object_type_order"),
+            [](const json& j) {
               return absl::StrCat(j.at("module_name").get<std::string>(), "/",
                                   OpFromJson(j.at("object_type").get<std::string>()).ToString(),
                                   "/", j.at("index").get<int>());
