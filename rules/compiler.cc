@@ -1750,7 +1750,9 @@ class Compiler {
       // A variable bound only by `=` takes the type of the other side.
       if (lv && !lv->type) lv->type = rt;
       if (rv && !rv->type) rv->type = lt;
-      if (cmp.op != "=" && cmp.op != "!=" && lt && *lt != engine::ColumnType::kInt) {
+      // Ordering: ints by value; nodes and edges by graph order (their ids are dense in it).
+      if (cmp.op != "=" && cmp.op != "!=" && lt && *lt != engine::ColumnType::kInt &&
+          *lt != engine::ColumnType::kNode && *lt != engine::ColumnType::kEdge) {
         sink_->Error(pf.RangeOf(cmp), absl::StrCat("`", cmp.op, "` compares ints, not ",
                                                    ColumnTypeName(*lt), "s"));
         st.ok = false;
