@@ -25,7 +25,7 @@ uint32_t UnionFind::Index(Value v) {
     parent_.push_back(i);
     size_.push_back(1);
     next_.push_back(i);
-    adj_.emplace_back();
+    adj_head_.push_back(kNone);
     ++classes_;
     ++pair_count_;  // (v, v)
   }
@@ -61,8 +61,10 @@ bool UnionFind::Union(Value a, Value b, uint32_t justification) {
   --classes_;
   uint32_t e = static_cast<uint32_t>(edges_.size());
   edges_.push_back({ia, ib, justification});
-  adj_[ia].emplace_back(ib, e);
-  adj_[ib].emplace_back(ia, e);
+  adj_next_.push_back(adj_head_[ia]);  // half-edge 2e, leaving ia
+  adj_head_[ia] = 2 * e;
+  adj_next_.push_back(adj_head_[ib]);  // half-edge 2e + 1, leaving ib
+  adj_head_[ib] = 2 * e + 1;
   return true;
 }
 
@@ -108,7 +110,9 @@ std::optional<std::vector<UnionFind::Step>> UnionFind::Explain(Value a, Value b)
   while (!queue.empty() && !came_from.contains(ib)) {
     uint32_t n = queue.front();
     queue.pop_front();
-    for (auto [m, e] : adj_[n]) {
+    for (uint32_t h = adj_head_[n]; h != kNone; h = adj_next_[h]) {
+      const uint32_t e = h / 2;
+      const uint32_t m = (h % 2 == 0) ? edges_[e].b : edges_[e].a;
       if (came_from.try_emplace(m, n, e).second) queue.push_back(m);
     }
   }
@@ -124,8 +128,7 @@ std::optional<std::vector<UnionFind::Step>> UnionFind::Explain(Value a, Value b)
 }
 
 size_t UnionFind::MemoryBytes() const {
-  size_t adj = 0;
-  for (const auto& v : adj_) adj += v.capacity() * sizeof(v[0]) + sizeof(v);
+  const size_t adj = (adj_head_.capacity() + adj_next_.capacity()) * sizeof(uint32_t);
   return sparse_.capacity() * (sizeof(Value) + sizeof(uint32_t) + 1) +
          direct_.capacity() * sizeof(uint32_t) + values_.capacity() * sizeof(Value) +
          (parent_.capacity() + size_.capacity() + next_.capacity()) * sizeof(uint32_t) +

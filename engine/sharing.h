@@ -96,13 +96,16 @@ class UnionFind {
   std::vector<uint32_t> size_;
   std::vector<uint32_t> next_;  // circular list of each class
   // Proof forest: undirected edges of the unions that merged classes (a spanning forest of
-  // each class). adj_[i] holds (neighbour, edge index).
+  // each class), as intrusive adjacency lists so a union allocates nothing per value: half-edge
+  // 2e + s of edge e leaves endpoint (s == 0 ? a : b); adj_head_[i] is i's first half-edge and
+  // adj_next_[h] the next half-edge of the same endpoint.
   struct Edge {
     uint32_t a, b;
     uint32_t justification;
   };
   std::vector<Edge> edges_;
-  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> adj_;
+  std::vector<uint32_t> adj_head_;
+  std::vector<uint32_t> adj_next_;
   size_t classes_ = 0;
   size_t pair_count_ = 0;
 };
