@@ -1040,6 +1040,11 @@ class Compiler {
     auto s = StringOf(pf, item.keys[0], kw == "module_name_regex" ? "a regex" : "a module name");
     if (!s) return false;
     if (kw == "module_name_regex") {
+      // std::regex compiles recursively; bound what it is given.
+      if (s->size() > 1000) {
+        sink_->Error(RangeOfExpr(pf, item.keys[0]), "regex longer than 1000 characters");
+        return false;
+      }
       try {
         std::regex re(*s);
       } catch (const std::regex_error& e) {

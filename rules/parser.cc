@@ -1,7 +1,11 @@
 #include "rules/parser.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 #include "rules/grammar/config.h"
 #include "rules/grammar/grammar.h"
@@ -32,6 +36,29 @@ Iter NextDeclarationStart(const std::string& text, Iter from) {
   return it;
 }
 
+// The parser (and the checker after it) recurse once per nesting level; a bound keeps hostile
+// input from exhausting the stack. Returns the position of the first bracket that is too deep.
+constexpr int kMaxNesting = 128;
+
+std::optional<size_t> TooDeep(const std::string& text) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {  // skip strings (escapes included)
+      for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+    } else if (c == '#' || (c == '/' && i + 1 < text.size() && text[i + 1] == '/')) {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxNesting) return i;
+    } else if (c == ')' || c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ParsedFile ParseSource(std::shared_ptr<const SourceFile> file, DiagnosticSink* sink) {
@@ -40,6 +67,11 @@ ParsedFile ParseSource(std::shared_ptr<const SourceFile> file, DiagnosticSink* s
   out.positions = std::make_unique<parser::ErrorHandler>(file, sink);
   parser::ErrorHandler& handler = *out.positions;
   const std::string& text = file->text();
+  if (std::optional<size_t> at = TooDeep(text)) {
+    sink->Error(SourceRange{file, *at, *at + 1},
+                absl::StrCat("brackets nested more than ", kMaxNesting, " levels deep"));
+    return out;
+  }
 
   // Built by hand to be exactly parser::context_type (see rules/grammar/config.h).
   parser::phrase_context_type skip_context(parser::kSkipper);

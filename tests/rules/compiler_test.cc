@@ -256,5 +256,11 @@ r: x(N) :- nodez(N, _).
   EXPECT_THAT(std::string(r.out.status().message()), HasSubstr("unknown relation `nodez`"));
 }
 
+TEST(Compiler, DeepNestingIsAnErrorNotAStackOverflow) {
+  Result r = Compile("group g = " + std::string(5000, '[') + std::string(5000, ']') + ";\n");
+  EXPECT_FALSE(r.out.ok());
+  EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:1:139: error: brackets nested more than 128 levels"));
+}
+
 }  // namespace
 }  // namespace qprep::rules
