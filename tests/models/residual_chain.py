@@ -58,3 +58,8 @@ def residual_chain_200():
 
 def residual_chain_400():
     return ResidualChain(400)
+
+
+def residual_chain_3():
+    """The small export bench/prepare/data/residual_chain_3.qg checks the C++ generator with."""
+    return ResidualChain(3)

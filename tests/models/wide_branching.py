@@ -53,3 +53,8 @@ def wide_branching_8x16():
 
 def wide_branching_16x32():
     return WideBranching(16, 32)
+
+
+def wide_branching_3x2():
+    """The small export bench/prepare/data/wide_branching_3x2.qg checks the C++ generator with."""
+    return WideBranching(3, 2)
