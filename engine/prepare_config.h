@@ -3,8 +3,8 @@
 // qconfig-mapping declarations into these structures; the built-in engine stages (fusion.h,
 // qconfig_resolution.h, matcher.h) and the fact loader (facts.h) read them.
 //
-// Contract: this header is data only (no behaviour beyond trivial accessors and name/parse
-// helpers). Names follow torch/ao/quantization/backend_config/backend_config.py,
+// Contract: this header is data (plus trivial accessors, name/parse helpers and ConfigError, the
+// one way stages report a bad configuration entry). Names follow torch/ao/quantization/backend_config/backend_config.py,
 // qconfig.py, qconfig_mapping.py and fx/custom_config.py (PyTorch 1.13 and 2.x). Ops are named as
 // the .qg graph spells targets (docs/qg-format.md): fully qualified module types
 // (`torch.nn.modules.conv.Conv2d`), canonical function names (`torch.nn.functional.relu`,
