@@ -3,7 +3,9 @@
 // GCC 12 at -O2 reports -Wmaybe-uninitialized inside X3's attribute moves (std::string members
 // of fusion-adapted structs constructed on every path); a known false positive. It must precede
 // every include: the warning is located in <string>, so it is suppressed by position.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "rules/grammar/grammar.h"
 
