@@ -225,5 +225,36 @@ TEST_F(CalibrateCliTest, PlanAndUsageErrors) {
   EXPECT_THAT(h.out, HasSubstr("DIR/<insertion name>/*.npy"));
 }
 
+// Verifies the whole path against PyTorch: a CNN prepared by PyTorch 1.13's prepare_fx (its plan
+// in the reference format, with a shared instance, moving averages and fixed qparams), the
+// tensors each observer node received over 3 forward passes, and PyTorch's calculate_qparams per
+// insertion. Regenerate with
+//   /usr/bin/python3 tools/calibration_parity.py tests/calibrate/data/parity
+TEST(CalibratePyTorchParityTest, MatchesPyTorchEndToEnd) {
+  ScratchDir dir("calibrate_parity");
+  const std::string data = std::string(QPREP_SOURCE_DIR) + "/tests/calibrate/data/parity";
+  RunResult r = Qprepc("calibrate " + Quote(data + "/plan.json") + " --data " +
+                           Quote(data + "/batches") + " -o " + Quote(dir / "q.json"),
+                       dir.str());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("pass 3/3"));
+  json q = json::parse(Slurp(dir / "q.json"));
+  json expected = json::parse(Slurp(data + "/expected.json"));
+  ASSERT_GE(expected["insertions"].size(), 8u);
+  size_t compared = 0;
+  for (const json& ins : q["insertions"]) {
+    const std::string name = ins["name"].get<std::string>();
+    if (!expected["insertions"].contains(name)) continue;
+    const json& e = expected["insertions"][name];
+    ASSERT_EQ(ins["scale"].size(), e["scale"].size()) << name;
+    for (size_t i = 0; i < e["scale"].size(); ++i) {
+      EXPECT_EQ(ins["scale"][i].get<float>(), e["scale"][i].get<float>()) << name;
+    }
+    EXPECT_EQ(ins["zero_point"], e["zero_point"]) << name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, expected["insertions"].size());
+}
+
 }  // namespace
 }  // namespace qprep::testing
