@@ -6,7 +6,9 @@
 // - A Relation is a set of fixed-arity tuples of Datum, stored row-major and append-only: a
 //   tuple's TupleId (its insertion position) never changes, so provenance and semi-naive deltas
 //   can refer to tuples by id, and a delta is a contiguous id range.
-// - Hash indexes on any subset of columns (a bit mask). The all-columns index always exists
+// - Indexes on any subset of columns (a bit mask): direct tables for single-column indexes over
+//   dense ids (and, keyed by column 0 with a chain cap, for the all-columns index of wider
+//   relations), hash chains otherwise. The all-columns index always exists
 //   (set semantics); the evaluator adds one index per (relation, bound-columns) pair a rule
 //   needs, chosen when the rule is compiled, so every join step along an edge or by node id is
 //   an O(1) probe plus the matching tuples. Indexes are maintained on every append.
@@ -85,8 +87,8 @@ class Relation {
   int FindIndex(ColumnMask mask) const;
   ColumnMask index_mask(int index) const { return indexes_[index].mask; }
 
-  // Probing an index: the chain of tuples whose masked columns hash like `key` (key holds the
-  // masked columns' values in column order). The chain may contain hash collisions; use
+  // Probing an index: the chain of tuples that may match `key` (key holds the
+  // masked columns' values in column order). The chain may hold non-matching tuples; use
   // Matches() to filter, or ForEachMatch which does.
   TupleId ChainHead(int index, absl::Span<const Datum> key) const {
     const Index& ix = indexes_[index];

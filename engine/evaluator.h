@@ -11,7 +11,8 @@
 //   (the tuples that were new in the previous iteration). A derived tuple enters new only if it
 //   is in neither full nor new. At the end of an iteration new is merged into full, becomes the
 //   next delta, and is cleared; the stratum ends when every new is empty. Delta is a TupleId
-//   range of the append-only full relation, so "swap" costs nothing.
+//   range of the append-only full relation, so "swap" costs nothing. A non-recursive stratum
+//   runs once and inserts straight into full (none of its rules reads its own heads).
 // - Joins: each rule version is compiled once into a join plan. The delta atom goes first;
 //   then atoms are chosen greedily by most bound columns (ties: smaller relation at compile
 //   time, then body order), and each atom probes the index
