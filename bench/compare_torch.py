@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,17 +60,54 @@ def loadavg():
     return os.getloadavg()[0]
 
 
-def torch_side(name, workdir, repeat):
-    args, default_repeat = MODELS[name]
+def torch_worker(name, workdir, repeat):
+    """Runs in a fresh interpreter (one per model): traces the model as prepare_fx does, writes
+    that very graph as .qg (tools/export_fx.py), then times prepare_fx `repeat` times, each on a
+    fresh deep copy made outside the timed region. Prints JSON on stdout."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import copy
+    import warnings
+    warnings.simplefilter("ignore")
+    import torch
+    import export_fx
+    import torch_reference as tr
+    torch.set_num_threads(1)  # single thread, as qprepc
+    args, _ = MODELS[name]
+    ns = argparse.Namespace(torchvision=None, model=None, input_shape=[])
+    for flag, value in zip(args[::2], args[1::2]):
+        setattr(ns, flag[2:].replace("-", "_"), [value] if flag == "--input-shape" else value)
+    model, _ = export_fx.build_model(ns.torchvision, ns.model, False)
+    inputs = export_fx.example_inputs_from_args(ns)
+    qg_text, _, _, _ = export_fx.export(copy.deepcopy(model), inputs, name, None)
     qg = os.path.join(workdir, name + ".qg")
-    ref = os.path.join(workdir, name + ".ref.json")
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "torch_reference.py"), *args,
-           "--backend", "fbgemm", "--repeat", str(repeat or default_repeat), "--quiet",
-           "--qg", qg, "-o", ref]
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    with open(ref) as f:
-        data = json.load(f)
-    return qg, data["torch_prepare_seconds"], data["torch_prepare_runs"], len(data["insertions"])
+    export_fx.write_file(qg, qg_text)
+    backend_config = tr.backend_config_for("fbgemm")
+    qconfig_mapping = tr.qconfig_mapping_for("fbgemm", False)
+    walls, cpus, insertions = [], [], 0
+    for _ in range(repeat):
+        m = copy.deepcopy(model).eval()
+        w0, c0 = time.perf_counter(), time.process_time()
+        prepared = tr.run_prepare(m, qconfig_mapping, inputs, None, backend_config, False)
+        cpus.append(time.process_time() - c0)
+        walls.append(time.perf_counter() - w0)
+        insertions = sum(1 for n in prepared.graph.nodes
+                         if n.op == "call_module" and tr.is_observer_module(
+                             prepared.get_submodule(n.target)))
+    print(json.dumps({"qg": qg, "wall": statistics.median(walls), "cpu": statistics.median(cpus),
+                      "runs": repeat, "insertions": insertions}))
+
+
+def torch_side(name, workdir, repeat):
+    _, default_repeat = MODELS[name]
+    cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", name, "--workdir",
+           workdir, "--repeat", str(repeat or default_repeat)]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 STAGES_RE = re.compile(r"stages \(ms\): (.*)")
@@ -78,18 +116,19 @@ STAGES_RE = re.compile(r"stages \(ms\): (.*)")
 def qprepc_side(qprepc, qg, workdir, runs):
     plan = os.path.join(workdir, os.path.basename(qg) + ".plan.json")
     cmd = [qprepc, "prepare", qg, "--backend", "fbgemm", "--plan", plan, "--stats", "-q"]
-    times, stages = [], {}
+    times, cpus, stages = [], [], {}
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = children_cpu(), time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         times.append(time.perf_counter() - t0)
+        cpus.append(children_cpu() - c0)
         m = STAGES_RE.search(out)
         if m:  # "compile rules 1.234, fuse 0.1, ..." (last run's)
             stages = {k.strip().replace(" ", "_") + "_ms": float(v)
                       for k, v in (p.rsplit(" ", 1) for p in m.group(1).split(", "))}
     with open(plan) as f:
         insertions = len(json.load(f)["insertions"])
-    return statistics.median(times), len(times), stages, insertions
+    return statistics.median(times), statistics.median(cpus), len(times), stages, insertions
 
 
 def count_nodes(qg):
@@ -107,6 +146,16 @@ def main(argv=None):
                    help="prepare_fx runs per model (median; default per model: 3, 1 for big ones)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: two small models, one run each")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--torch-worker":  # internal: PyTorch's side in its own process
+        w = argparse.ArgumentParser()
+        w.add_argument("--torch-worker")
+        w.add_argument("--workdir")
+        w.add_argument("--repeat", type=int)
+        wargs = w.parse_args(argv)
+        torch_worker(wargs.torch_worker, wargs.workdir, wargs.repeat)
+        return 0
     args = p.parse_args(argv)
     models = args.models.split(",") if args.models else (QUICK_MODELS if args.quick
                                                           else DEFAULT_MODELS)
@@ -131,29 +180,28 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="qprep-compare-") as work:
         for name in models:
             load0 = loadavg()
-            qg, torch_s, torch_runs, torch_ins = torch_side(name, work, repeat)
-            qprep_s, qprep_runs, stages, qprep_ins = qprepc_side(args.qprepc, qg, work, runs)
+            t = torch_side(name, work, repeat)
+            qg = t["qg"]
+            q_wall, q_cpu, q_runs, stages, q_ins = qprepc_side(args.qprepc, qg, work, runs)
             load1 = loadavg()
             nodes = count_nodes(qg)
+            common = {"run_type": "iteration", "time_unit": "ms", "nodes": nodes,
+                      "load_avg_before": load0, "load_avg_after": load1}
             benchmarks.append({
                 "name": f"torch_prepare_fx/{name}", "run_name": f"torch_prepare_fx/{name}",
-                "run_type": "iteration", "iterations": torch_runs,
-                "real_time": torch_s * 1e3, "cpu_time": torch_s * 1e3, "time_unit": "ms",
-                "nodes": nodes, "insertions": torch_ins,
-                "load_avg_before": load0, "load_avg_after": load1,
-            })
+                "iterations": t["runs"], "real_time": t["wall"] * 1e3,
+                "cpu_time": t["cpu"] * 1e3, "insertions": t["insertions"], **common})
             benchmarks.append({
                 "name": f"qprepc_prepare/{name}", "run_name": f"qprepc_prepare/{name}",
-                "run_type": "iteration", "iterations": qprep_runs,
-                "real_time": qprep_s * 1e3, "cpu_time": qprep_s * 1e3, "time_unit": "ms",
-                "nodes": nodes, "insertions": qprep_ins,
-                "speedup_vs_torch": torch_s / qprep_s,
-                "load_avg_before": load0, "load_avg_after": load1, **stages,
-            })
-            print(f"{name:24s} nodes {nodes:6d}  prepare_fx {torch_s * 1e3:10.1f} ms  "
-                  f"qprepc {qprep_s * 1e3:8.2f} ms  x{torch_s / qprep_s:8.1f}  "
-                  f"insertions torch {torch_ins} qprep {qprep_ins}  load {load0:.1f}->{load1:.1f}",
-                  file=sys.stderr, flush=True)
+                "iterations": q_runs, "real_time": q_wall * 1e3, "cpu_time": q_cpu * 1e3,
+                "insertions": q_ins, "speedup_vs_torch_wall": t["wall"] / q_wall,
+                "speedup_vs_torch_cpu": t["cpu"] / q_cpu if q_cpu > 0 else None,
+                **common, **stages})
+            print(f"{name:22s} nodes {nodes:6d}  prepare_fx wall {t['wall'] * 1e3:9.1f} ms "
+                  f"cpu {t['cpu'] * 1e3:9.1f} ms | qprepc wall {q_wall * 1e3:7.2f} ms "
+                  f"cpu {q_cpu * 1e3:7.2f} ms | x{t['wall'] / q_wall:7.1f} wall "
+                  f"x{t['cpu'] / max(q_cpu, 1e-9):7.1f} cpu | insertions {t['insertions']}/"
+                  f"{q_ins} | load {load0:.1f}->{load1:.1f}", file=sys.stderr, flush=True)
     context["load_avg_end"] = os.getloadavg()
     with open(args.out, "w") as f:
         json.dump({"context": context, "benchmarks": benchmarks}, f, indent=2)
