@@ -348,6 +348,25 @@ TEST(ProvenanceTest, EquivalenceChain) {
             "    edge(2, 3)  (input)\n");
 }
 
+TEST(ProvenanceTest, DepthLimitAndSymbols) {
+  ProgramBuilder b = TransitiveClosure();
+  b.program().relations[b.id("edge")].columns = {ColumnType::kSymbol, ColumnType::kSymbol};
+  b.program().relations[b.id("reach")].columns = {ColumnType::kSymbol, ColumnType::kSymbol};
+  SymbolTable symbols;
+  Datum conv = symbols.Intern("conv"), relu = symbols.Intern("relu"), add = symbols.Intern("add");
+  Database db(b.program());
+  db.AddFact("edge", {conv, relu});
+  db.AddFact("edge", {relu, add});
+  ASSERT_TRUE(Evaluate(b.program(), &db).ok());
+  auto tree = ExplainTree(db, &symbols, b.id("reach"), std::vector<Datum>{conv, add},
+                          /*max_depth=*/1);
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ(*tree,
+            "reach(conv, add)  <- step\n"
+            "  reach(conv, relu)  ...\n"
+            "  edge(relu, add)  ...\n");
+}
+
 TEST(ProvenanceTest, DisabledProvenanceSaysSo) {
   ProgramBuilder b = TransitiveClosure();
   Database db(b.program(), /*provenance=*/false);
