@@ -98,16 +98,16 @@ const char* ColumnTypeName(engine::ColumnType t) {
 std::optional<engine::ColumnType> ParseColumnType(std::string_view s) {
   using T = engine::ColumnType;
   static const std::pair<const char*, T> kTypes[] = {
-      {"int", T::kInt},           {"float", T::kInt},         {"symbol", T::kSymbol},
-      {"string", T::kSymbol},     {"node", T::kNode},         {"edge", T::kEdge},
-      {"observer", T::kObserver}, {"qconfig", T::kQConfig},   {"pattern", T::kPattern}};
+      {"int", T::kInt},           {"float", T::kInt},       {"symbol", T::kSymbol},
+      {"string", T::kSymbol},     {"node", T::kNode},       {"edge", T::kEdge},
+      {"observer", T::kObserver}, {"qconfig", T::kQConfig}, {"pattern", T::kPattern}};
   for (const auto& [name, t] : kTypes) {
     if (s == name) return t;
   }
   return std::nullopt;
 }
-const std::vector<std::string> kColumnTypeNames = {"int",      "float",   "symbol", "string", "node",
-                                                   "edge",     "observer", "qconfig", "pattern"};
+const std::vector<std::string> kColumnTypeNames = {"int",  "float",    "symbol",  "string", "node",
+                                                   "edge", "observer", "qconfig", "pattern"};
 
 // Floats in rules compare through the engine's order-preserving int64 key, so rule constants
 // compare with fact values (observer eps, fixed scales).
@@ -174,8 +174,7 @@ struct RuleRef {
 
 class Compiler {
  public:
-  Compiler(const CompileOptions& options, DiagnosticSink* sink)
-      : options_(options), sink_(sink) {
+  Compiler(const CompileOptions& options, DiagnosticSink* sink) : options_(options), sink_(sink) {
     if (!options_.read_file) options_.read_file = [](const std::string& p) { return ReadFile(p); };
     out_.symbols = options_.symbols ? options_.symbols : std::make_shared<engine::SymbolTable>();
   }
@@ -251,11 +250,10 @@ class Compiler {
         return;
       }
     }
-    Diagnostic d{Severity::kError, where,
-                 absl::StrCat("cannot find included file \"", rel, "\""), {}};
-    d.notes.push_back(Diagnostic{Severity::kNote, where,
-                                 absl::StrCat("searched: ", absl::StrJoin(candidates, ", ")),
-                                 {}});
+    Diagnostic d{
+        Severity::kError, where, absl::StrCat("cannot find included file \"", rel, "\""), {}};
+    d.notes.push_back(Diagnostic{
+        Severity::kNote, where, absl::StrCat("searched: ", absl::StrJoin(candidates, ", ")), {}});
     sink_->Add(std::move(d));
   }
 
@@ -296,15 +294,16 @@ class Compiler {
     }
   }
 
-  void AddEntity(const ast::Name& name, EntityKind k, const ParsedFile* pf,
-                 const ast::NamedDecl* n, const ast::BlockDecl* b) {
+  void AddEntity(const ast::Name& name, EntityKind k, const ParsedFile* pf, const ast::NamedDecl* n,
+                 const ast::BlockDecl* b) {
     SourceRange r = pf->RangeOf(name);
     if (name.text.find('.') != std::string::npos) {
       sink_->Error(r, absl::StrCat("a ", EntityKindName(k), " name is a single identifier"));
       return;
     }
     if (name.text == "none" || name.text == "reuse_input") {
-      sink_->Error(r, absl::StrCat("`", name.text, "` is a built-in qconfig and cannot be redefined"));
+      sink_->Error(r,
+                   absl::StrCat("`", name.text, "` is a built-in qconfig and cannot be redefined"));
       return;
     }
     auto [it, fresh] = entities_.try_emplace(name.text);
@@ -355,9 +354,9 @@ class Compiler {
     }
     e->used = true;
     if (e->kind != k) {
-      Diagnostic d{Severity::kError, where,
-                   absl::StrCat("`", name, "` is ", WithArticle(e->kind), ", not ",
-                                WithArticle(k)),
+      Diagnostic d{Severity::kError,
+                   where,
+                   absl::StrCat("`", name, "` is ", WithArticle(e->kind), ", not ", WithArticle(k)),
                    {}};
       d.notes.push_back(Diagnostic{Severity::kNote, e->where, "declared here", {}});
       sink_->Add(std::move(d));
@@ -379,8 +378,8 @@ class Compiler {
   }
 
   SourceRange RangeOfPrimary(const ParsedFile& pf, const ast::Primary& p) {
-    return boost::apply_visitor(
-        [&](const auto& node) -> SourceRange { return pf.RangeOf(node); }, p.get());
+    return boost::apply_visitor([&](const auto& node) -> SourceRange { return pf.RangeOf(node); },
+                                p.get());
   }
   SourceRange RangeOfExpr(const ParsedFile& pf, const ast::Expr& e) {
     SourceRange r = pf.RangeOf(e);
@@ -419,13 +418,12 @@ class Compiler {
     if (n != nullptr) {
       if (auto d = ParseDtype(n->text)) return d;
     }
-    static const std::vector<std::string> kDtypes = {"quint8", "qint8", "qint32", "quint4x2",
-                                                     "float16", "float32", "int8", "uint8",
-                                                     "int32"};
+    static const std::vector<std::string> kDtypes = {
+        "quint8", "qint8", "qint32", "quint4x2", "float16", "float32", "int8", "uint8", "int32"};
     sink_->Error(RangeOfExpr(pf, e),
                  absl::StrCat("unknown dtype", n ? absl::StrCat(" `", n->text, "`") : "",
-                              n ? DidYouMean(n->text, kDtypes) : "",
-                              "; expected one of ", absl::StrJoin(kDtypes, ", ")));
+                              n ? DidYouMean(n->text, kDtypes) : "", "; expected one of ",
+                              absl::StrJoin(kDtypes, ", ")));
     return std::nullopt;
   }
 
@@ -501,8 +499,9 @@ class Compiler {
       out->back().where = where;
       return true;
     }
-    sink_->Error(where, "expected an op: a qualified name, a quoted method name, `_`, a group "
-                        "or a set { ... }");
+    sink_->Error(where,
+                 "expected an op: a qualified name, a quoted method name, `_`, a group "
+                 "or a set { ... }");
     return false;
   }
 
@@ -534,8 +533,9 @@ class Compiler {
         p.op = ops[0];
         p.alternatives.assign(ops.begin() + 1, ops.end());
         if (call->args.empty()) {
-          sink_->Error(p.where, "a pattern tree needs at least one argument pattern (use `_` for "
-                                "any argument)");
+          sink_->Error(p.where,
+                       "a pattern tree needs at least one argument pattern (use `_` for "
+                       "any argument)");
           return std::nullopt;
         }
         for (const ast::Argument& a : call->args) {
@@ -580,8 +580,9 @@ class Compiler {
       if (!p) return std::nullopt;
       if (inner) {
         if (p->is_tuple()) {
-          sink_->Error(p->where, "an op with argument patterns cannot also consume the previous "
-                                 "op of a chain; write the tree form op(arg, ...)");
+          sink_->Error(p->where,
+                       "an op with argument patterns cannot also consume the previous "
+                       "op of a chain; write the tree form op(arg, ...)");
           return std::nullopt;
         }
         p->args.push_back(std::move(*inner));
@@ -642,8 +643,8 @@ class Compiler {
     cls = std::string(LastSegment(cls));  // torch.ao.quantization.observer.X -> X
     const auto& known = KnownObserverClasses();
     if (std::find(known.begin(), known.end(), cls) == known.end()) {
-      sink_->Error(cls_where, absl::StrCat("unknown observer class `", cls, "`",
-                                           DidYouMean(cls, known)));
+      sink_->Error(cls_where,
+                   absl::StrCat("unknown observer class `", cls, "`", DidYouMean(cls, known)));
       return std::nullopt;
     }
     std::vector<std::pair<std::string, SpecValue>> values;
@@ -696,8 +697,8 @@ class Compiler {
     if (e.state == Entity::State::kDone) return true;
     if (e.state == Entity::State::kFailed) return false;
     if (e.state == Entity::State::kBusy) {
-      sink_->Error(e.where, absl::StrCat(EntityKindName(e.kind), " `", e.named ? e.named->name.text
-                                                                           : e.block->name.text,
+      sink_->Error(e.where, absl::StrCat(EntityKindName(e.kind), " `",
+                                         e.named ? e.named->name.text : e.block->name.text,
                                          "` is defined in terms of itself"));
       e.state = Entity::State::kFailed;
       return false;
@@ -706,7 +707,8 @@ class Compiler {
     return true;
   }
   void Leave(Entity& e, bool ok) {
-    if (e.state == Entity::State::kBusy) e.state = ok ? Entity::State::kDone : Entity::State::kFailed;
+    if (e.state == Entity::State::kBusy)
+      e.state = ok ? Entity::State::kDone : Entity::State::kFailed;
   }
 
   const std::vector<engine::OpRef>* Group(const std::string& name) {
@@ -725,7 +727,8 @@ class Compiler {
       std::set<std::string> seen;
       for (const engine::OpRef& op : ops) {
         if (!seen.insert(op.ToString()).second) {
-          sink_->Warning(op.where, absl::StrCat("`", op.name, "` is already in group `", name, "`"));
+          sink_->Warning(op.where,
+                         absl::StrCat("`", op.name, "` is already in group `", name, "`"));
         }
       }
     }
@@ -780,8 +783,9 @@ class Compiler {
     }
     const auto* block = As<ast::Block>(e);
     if (block == nullptr) {
-      sink_->Error(where, "expected a qconfig: { activation: ..., weight: ... }, none, "
-                          "reuse_input, or a qconfig's name");
+      sink_->Error(where,
+                   "expected a qconfig: { activation: ..., weight: ... }, none, "
+                   "reuse_input, or a qconfig's name");
       return std::nullopt;
     }
     static const std::vector<std::string> kFields = {"activation", "weight", "bias", "input",
@@ -818,10 +822,15 @@ class Compiler {
     engine::DTypeWithConstraints c;
     c.where = RangeOfExpr(pf, e);
     if (const auto* block = As<ast::Block>(e)) {
-      static const std::vector<std::string> kFields = {
-          "dtype",         "quant_min_lower_bound", "quant_max_upper_bound", "quant_min",
-          "quant_max",     "scale_min_lower_bound", "scale_max_upper_bound", "scale_exact_match",
-          "zero_point_exact_match"};
+      static const std::vector<std::string> kFields = {"dtype",
+                                                       "quant_min_lower_bound",
+                                                       "quant_max_upper_bound",
+                                                       "quant_min",
+                                                       "quant_max",
+                                                       "scale_min_lower_bound",
+                                                       "scale_max_upper_bound",
+                                                       "scale_exact_match",
+                                                       "zero_point_exact_match"};
       bool ok = CheckFields(pf, *block, kFields, "dtype constraints");
       for (const ast::Field& f : *block) {
         const std::string& k = f.key.text;
@@ -888,8 +897,9 @@ class Compiler {
     }
     const auto* block = As<ast::Block>(e);
     if (block == nullptr) {
-      sink_->Error(where, "expected a dtype config: { input: ..., output: ..., weight: ..., "
-                          "bias: ..., is_dynamic: ... } or a dtype_config's name");
+      sink_->Error(where,
+                   "expected a dtype config: { input: ..., output: ..., weight: ..., "
+                   "bias: ..., is_dynamic: ... } or a dtype_config's name");
       return std::nullopt;
     }
     static const std::vector<std::string> kFields = {"input", "output", "weight", "bias",
@@ -939,9 +949,9 @@ class Compiler {
       }
       MergeMapping(*bm, &m);
     }
-    static const std::vector<std::string> kEntries = {
-        "global", "object_type", "module_name_regex", "module_name",
-        "module_name_object_type_order"};
+    static const std::vector<std::string> kEntries = {"global", "object_type", "module_name_regex",
+                                                      "module_name",
+                                                      "module_name_object_type_order"};
     for (const ast::Item& item : e.block->items) {
       ok &= MappingItem(pf, item, kEntries, &m);
     }
@@ -989,9 +999,9 @@ class Compiler {
     const std::string& kw = item.keyword.text;
     SourceRange kw_where = pf.RangeOf(item.keyword);
     if (std::find(kinds.begin(), kinds.end(), kw) == kinds.end()) {
-      sink_->Error(kw_where, absl::StrCat("unknown qconfig_mapping entry `", kw, "`",
-                                          DidYouMean(kw, kinds), "; entries are ",
-                                          absl::StrJoin(kinds, ", ")));
+      sink_->Error(kw_where,
+                   absl::StrCat("unknown qconfig_mapping entry `", kw, "`", DidYouMean(kw, kinds),
+                                "; entries are ", absl::StrJoin(kinds, ", ")));
       return false;
     }
     const auto* value = boost::get<boost::spirit::x3::forward_ast<ast::Expr>>(&item.body.get());
@@ -1008,13 +1018,13 @@ class Compiler {
           {"module_name", "module_name \"path.to.module\": QCONFIG;"},
           {"module_name_object_type_order",
            "module_name_object_type_order \"path\", OP, INDEX: QCONFIG;"}};
-      sink_->Error(kw_where, absl::StrCat("`", kw, "` takes ", want, " key",
-                                          want == 1 ? "" : "s", ": ", kUsage.at(kw)));
+      sink_->Error(kw_where, absl::StrCat("`", kw, "` takes ", want, " key", want == 1 ? "" : "s",
+                                          ": ", kUsage.at(kw)));
       return false;
     }
-    auto q = QConfigOf(pf, value->get(),
-                       absl::StrCat(kw, "@", pf.file->name(), ":",
-                                    pf.file->Locate(kw_where.begin).line));
+    auto q = QConfigOf(
+        pf, value->get(),
+        absl::StrCat(kw, "@", pf.file->name(), ":", pf.file->Locate(kw_where.begin).line));
     if (!q) return false;
     if (kw == "global") {
       m->global_qconfig = *q;
@@ -1127,10 +1137,11 @@ class Compiler {
         }
       }
       if (covered == plain.size()) {
-        Diagnostic d{plain.size() == 1 ? Severity::kError : Severity::kWarning, c->pattern.where,
+        Diagnostic d{plain.size() == 1 ? Severity::kError : Severity::kWarning,
+                     c->pattern.where,
                      plain.size() == 1
-                         ? absl::StrCat("duplicate pattern ", plain[0].ToString(),
-                                        " in backend `", name, "`")
+                         ? absl::StrCat("duplicate pattern ", plain[0].ToString(), " in backend `",
+                                        name, "`")
                          : "unreachable pattern: every alternative is already configured above",
                      {}};
         d.notes.push_back(Diagnostic{Severity::kNote, first_prev, "configured here", {}});
@@ -1158,8 +1169,9 @@ class Compiler {
   // Patterns that can never match, independent of any graph.
   bool CheckMatchable(const engine::Pattern& p, bool top) {
     if (top && p.op.kind == engine::OpRef::Kind::kAny && p.alternatives.empty()) {
-      sink_->Error(p.where, "pattern can never match: its last op is `_` (MatchAllNode only "
-                            "matches arguments)");
+      sink_->Error(p.where,
+                   "pattern can never match: its last op is `_` (MatchAllNode only "
+                   "matches arguments)");
       return false;
     }
     if (p.op.kind == engine::OpRef::Kind::kAny && p.is_tuple()) {
@@ -1191,9 +1203,10 @@ class Compiler {
     const std::string& kw = item.keyword.text;
     SourceRange kw_where = pf.RangeOf(item.keyword);
     if (kw != "op" && kw != "pattern") {
-      sink_->Error(kw_where, absl::StrCat("unknown backend entry `", kw, "`",
-                                          DidYouMean(kw, std::vector<std::string>{"op", "pattern"}),
-                                          "; entries are `op OPS { ... }` and `pattern P { ... }`"));
+      sink_->Error(kw_where,
+                   absl::StrCat("unknown backend entry `", kw, "`",
+                                DidYouMean(kw, std::vector<std::string>{"op", "pattern"}),
+                                "; entries are `op OPS { ... }` and `pattern P { ... }`"));
       return std::nullopt;
     }
     if (item.keys.size() != 1) {
@@ -1203,14 +1216,16 @@ class Compiler {
     }
     const auto* body = boost::get<ast::Block>(&item.body.get());
     if (body == nullptr) {
-      sink_->Error(kw_where, absl::StrCat("`", kw, "` takes a block { observation: ...; "
-                                               "dtypes: [...]; ... }"));
+      sink_->Error(kw_where, absl::StrCat("`", kw,
+                                          "` takes a block { observation: ...; "
+                                          "dtypes: [...]; ... }"));
       return std::nullopt;
     }
     const ast::Expr& key = item.keys[0];
     if (kw == "op" && (key.size() != 1 || (Single(key) && As<ast::Call>(key)))) {
-      sink_->Error(RangeOfExpr(pf, key), "`op` takes single ops (a name, group or set); use "
-                                         "`pattern` for sequences and trees");
+      sink_->Error(RangeOfExpr(pf, key),
+                   "`op` takes single ops (a name, group or set); use "
+                   "`pattern` for sequences and trees");
       return std::nullopt;
     }
     auto pattern = BuildPattern(pf, key);
@@ -1219,12 +1234,21 @@ class Compiler {
     engine::BackendPatternConfig c;
     c.pattern = std::move(*pattern);
     c.where = pf.RangeOf(item);
-    static const std::vector<std::string> kFields = {
-        "observation",        "dtypes",          "weight",         "bias",
-        "root_module",        "fuse",            "fused_module",   "qat_module",
-        "reference_module",   "fixed_qparams",   "fixed_qparams_fake_quantize",
-        "num_tensor_args",    "root_node_getter", "extra_inputs_getter",
-        "input_output_observed"};
+    static const std::vector<std::string> kFields = {"observation",
+                                                     "dtypes",
+                                                     "weight",
+                                                     "bias",
+                                                     "root_module",
+                                                     "fuse",
+                                                     "fused_module",
+                                                     "qat_module",
+                                                     "reference_module",
+                                                     "fixed_qparams",
+                                                     "fixed_qparams_fake_quantize",
+                                                     "num_tensor_args",
+                                                     "root_node_getter",
+                                                     "extra_inputs_getter",
+                                                     "input_output_observed"};
     bool ok = CheckFields(pf, *body, kFields, "a pattern config");
     for (const ast::Field& f : *body) {
       const std::string& k = f.key.text;
@@ -1342,8 +1366,8 @@ class Compiler {
     f.kind = engine::FuserMethod::Kind::kFoldBn;
     bool ok = true;
     for (const ast::Argument& a : call->args) {
-      if (!a.keyword || (a.keyword->text != "name" && a.keyword->text != "eval" &&
-                         a.keyword->text != "qat")) {
+      if (!a.keyword ||
+          (a.keyword->text != "name" && a.keyword->text != "eval" && a.keyword->text != "qat")) {
         sink_->Error(a.keyword ? pf.RangeOf(*a.keyword) : RangeOfExpr(pf, a.value.get()),
                      "fold_bn takes name=\"...\", eval=Type and qat=Type");
         ok = false;
@@ -1427,12 +1451,13 @@ class Compiler {
           break;
         }
       }
-      Diagnostic d{Severity::kError, at,
-                   absl::StrCat("negation is not stratifiable: ", cycle->text), {}};
+      Diagnostic d{
+          Severity::kError, at, absl::StrCat("negation is not stratifiable: ", cycle->text), {}};
       for (size_t i = 0; i < cycle->rules.size(); ++i) {
         const engine::Rule& rule = prog.rules[cycle->rules[i]];
         d.notes.push_back(Diagnostic{
-            Severity::kNote, rule.body[cycle->literals[i]].where,
+            Severity::kNote,
+            rule.body[cycle->literals[i]].where,
             absl::StrCat("rule `", rule.name, "`: ", prog.relations[cycle->relations[i]].name,
                          " depends on ", cycle->negated[i] ? "the negation of " : "",
                          prog.relations[cycle->relations[(i + 1) % cycle->relations.size()]].name),
@@ -1489,7 +1514,8 @@ class Compiler {
         return;  // a matching redeclaration documents the built-in
       }
       if (info.builtin) {
-        sink_->Error(where, absl::StrCat("`", d.name, "` is a built-in input relation; rules "
+        sink_->Error(where, absl::StrCat("`", d.name,
+                                         "` is a built-in input relation; rules "
                                          "cannot define it"));
         return;
       }
@@ -1579,7 +1605,8 @@ class Compiler {
           if (!v.type) {
             v.type = want;
           } else if (*v.type != *want) {
-            Diagnostic d{Severity::kError, where,
+            Diagnostic d{Severity::kError,
+                         where,
                          absl::StrCat("type error: variable `", name.text, "` is used as ",
                                       ColumnTypeName(*want), " here but as ",
                                       ColumnTypeName(*v.type), " before"),
@@ -1629,11 +1656,12 @@ class Compiler {
     RelationInfo& info = it->second;
     (in_head ? info.used_in_head : info.used_in_body) = true;
     if (a.args.size() != info.decl.columns.size()) {
-      Diagnostic d{Severity::kError, where,
-                   absl::StrCat("relation `", a.relation.text, "` has ",
-                                info.decl.columns.size(), " column",
-                                info.decl.columns.size() == 1 ? "" : "s", ", not ", a.args.size()),
-                   {}};
+      Diagnostic d{
+          Severity::kError,
+          where,
+          absl::StrCat("relation `", a.relation.text, "` has ", info.decl.columns.size(), " column",
+                       info.decl.columns.size() == 1 ? "" : "s", ", not ", a.args.size()),
+          {}};
       if (info.decl.where.file) {
         d.notes.push_back(Diagnostic{Severity::kNote, info.decl.where, "declared here", {}});
       }
@@ -1686,8 +1714,9 @@ class Compiler {
       const ast::Literal& lit = r.body[i];
       if (const auto* cmp = boost::get<ast::Comparison>(&lit.body.get())) {
         if (lit.negated) {
-          sink_->Error(pf.RangeOf(lit), "a comparison cannot be negated; use the opposite "
-                                        "operator");
+          sink_->Error(pf.RangeOf(lit),
+                       "a comparison cannot be negated; use the opposite "
+                       "operator");
           st.ok = false;
           continue;
         }
@@ -1730,9 +1759,9 @@ class Compiler {
       for (const ast::Term* t : {&cmp.lhs, &cmp.rhs}) {
         if (!is_bound(*t)) {
           const auto& n = boost::get<ast::Name>(t->get());
-          sink_->Error(pf.RangeOf(n),
-                       absl::StrCat("variable `", n.text, "` is not bound by a positive atom "
-                                                          "(range restriction)"));
+          sink_->Error(pf.RangeOf(n), absl::StrCat("variable `", n.text,
+                                                   "` is not bound by a positive atom "
+                                                   "(range restriction)"));
           st.ok = false;
         }
       }
@@ -1741,8 +1770,9 @@ class Compiler {
       // Infer the type of each side; a constant takes the other side's type.
       VarInfo* lv = term_var(cmp.lhs);
       VarInfo* rv = term_var(cmp.rhs);
-      std::optional<engine::ColumnType> want =
-          lv && lv->type ? lv->type : rv && rv->type ? rv->type : std::nullopt;
+      std::optional<engine::ColumnType> want = lv && lv->type   ? lv->type
+                                               : rv && rv->type ? rv->type
+                                                                : std::nullopt;
       auto l = LowerTerm(st, cmp.lhs, want, false, false, &lt);
       auto rr = LowerTerm(st, cmp.rhs, want ? want : lt, false, false, &rt);
       if (!l || !rr) continue;
@@ -1758,8 +1788,8 @@ class Compiler {
       // Ordering: ints by value; nodes and edges by graph order (their ids are dense in it).
       if (cmp.op != "=" && cmp.op != "!=" && lt && *lt != engine::ColumnType::kInt &&
           *lt != engine::ColumnType::kNode && *lt != engine::ColumnType::kEdge) {
-        sink_->Error(pf.RangeOf(cmp), absl::StrCat("`", cmp.op, "` compares ints, not ",
-                                                   ColumnTypeName(*lt), "s"));
+        sink_->Error(pf.RangeOf(cmp),
+                     absl::StrCat("`", cmp.op, "` compares ints, not ", ColumnTypeName(*lt), "s"));
         st.ok = false;
         continue;
       }
@@ -1784,9 +1814,9 @@ class Compiler {
       for (const ast::Term& t : atom->args) {
         const auto* n = boost::get<ast::Name>(&t.get());
         if (n && IsVariableName(n->text) && !aliases_.count(n->text) && !is_bound(t)) {
-          sink_->Error(pf.RangeOf(*n),
-                       absl::StrCat("variable `", n->text, "` appears only under negation; bind "
-                                                           "it in a positive atom or use `_`"));
+          sink_->Error(pf.RangeOf(*n), absl::StrCat("variable `", n->text,
+                                                    "` appears only under negation; bind "
+                                                    "it in a positive atom or use `_`"));
           st.ok = false;
         }
       }
@@ -1803,9 +1833,9 @@ class Compiler {
       if (!st.ok) break;
       const auto* n = boost::get<ast::Name>(&t.get());
       if (n && IsVariableName(n->text) && !aliases_.count(n->text) && !is_bound(t)) {
-        sink_->Error(pf.RangeOf(*n),
-                     absl::StrCat("head variable `", n->text, "` is not bound by the body "
-                                                              "(range restriction)"));
+        sink_->Error(pf.RangeOf(*n), absl::StrCat("head variable `", n->text,
+                                                  "` is not bound by the body "
+                                                  "(range restriction)"));
         st.ok = false;
       }
     }
@@ -1813,8 +1843,9 @@ class Compiler {
     if (!head || !st.ok) return;
     for (const auto& [name, v] : st.vars) {
       if (v.uses == 1 && v.positive_uses == 1) {
-        sink_->Warning(v.first, absl::StrCat("variable `", name, "` is used only once; write `_` "
-                                                                 "if that is intended"));
+        sink_->Warning(v.first, absl::StrCat("variable `", name,
+                                             "` is used only once; write `_` "
+                                             "if that is intended"));
       }
     }
     st.rule.head = std::move(*head);

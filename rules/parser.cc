@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-
 #include "rules/grammar/config.h"
 #include "rules/grammar/grammar.h"
 

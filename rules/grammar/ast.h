@@ -10,12 +10,11 @@
 #ifndef QPREP_RULES_GRAMMAR_AST_H_
 #define QPREP_RULES_GRAMMAR_AST_H_
 
+#include <boost/spirit/home/x3/support/ast/position_tagged.hpp>
+#include <boost/spirit/home/x3/support/ast/variant.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/spirit/home/x3/support/ast/position_tagged.hpp>
-#include <boost/spirit/home/x3/support/ast/variant.hpp>
 
 namespace qprep::rules::ast {
 

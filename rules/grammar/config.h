@@ -8,9 +8,8 @@
 #ifndef QPREP_RULES_GRAMMAR_CONFIG_H_
 #define QPREP_RULES_GRAMMAR_CONFIG_H_
 
-#include <string>
-
 #include <boost/spirit/home/x3.hpp>
+#include <string>
 
 #include "rules/grammar/error_handler.h"
 
@@ -22,8 +21,7 @@ using iterator_type = std::string::const_iterator;
 
 // Whitespace, `// line`, `# line` and `/* block */` comments. The skipper runs without a skipper
 // in its own context, so no lexeme[] is needed inside it.
-inline const auto kSkipper = x3::ascii::space |
-                             (x3::lit("//") >> *(x3::char_ - x3::eol)) |
+inline const auto kSkipper = x3::ascii::space | (x3::lit("//") >> *(x3::char_ - x3::eol)) |
                              (x3::lit('#') >> *(x3::char_ - x3::eol)) |
                              (x3::lit("/*") >> *(x3::char_ - x3::lit("*/")) >> x3::lit("*/"));
 using skipper_type = std::remove_const_t<decltype(kSkipper)>;

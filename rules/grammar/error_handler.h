@@ -5,12 +5,11 @@
 #ifndef QPREP_RULES_GRAMMAR_ERROR_HANDLER_H_
 #define QPREP_RULES_GRAMMAR_ERROR_HANDLER_H_
 
+#include <boost/spirit/home/x3.hpp>
+#include <boost/spirit/home/x3/support/ast/position_tagged.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/spirit/home/x3.hpp>
-#include <boost/spirit/home/x3/support/ast/position_tagged.hpp>
 
 #include "common/diagnostics.h"
 
@@ -25,7 +24,9 @@ class ErrorHandler {
   using iterator_type = std::string::const_iterator;
 
   ErrorHandler(std::shared_ptr<const SourceFile> file, DiagnosticSink* sink)
-      : file_(std::move(file)), sink_(sink), positions_(file_->text().begin(), file_->text().end()) {}
+      : file_(std::move(file)),
+        sink_(sink),
+        positions_(file_->text().begin(), file_->text().end()) {}
 
   template <typename Ast>
   void Tag(Ast& ast, iterator_type first, iterator_type last) {

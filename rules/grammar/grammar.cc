@@ -25,8 +25,8 @@ void ErrorHandler::Expected(iterator_type where, const std::string& what) {
   const auto& text = file_->text();
   auto end = where;
   if (end != text.end() && (std::isalnum(static_cast<unsigned char>(*end)) || *end == '_')) {
-    while (end != text.end() && (std::isalnum(static_cast<unsigned char>(*end)) || *end == '_' ||
-                                 *end == '.')) {
+    while (end != text.end() &&
+           (std::isalnum(static_cast<unsigned char>(*end)) || *end == '_' || *end == '.')) {
       ++end;
     }
   } else if (end != text.end()) {

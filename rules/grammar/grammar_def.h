@@ -7,9 +7,8 @@
 #ifndef QPREP_RULES_GRAMMAR_GRAMMAR_DEF_H_
 #define QPREP_RULES_GRAMMAR_GRAMMAR_DEF_H_
 
-#include <string>
-
 #include <boost/spirit/home/x3.hpp>
+#include <string>
 
 #include "rules/grammar/ast.h"
 #include "rules/grammar/ast_adapted.h"
@@ -131,9 +130,8 @@ inline const auto kTagWhole = [](auto& ctx) {
   const auto& r = x3::_attr(ctx);
   x3::get<ErrorHandlerTag>(ctx).Tag(x3::_val(ctx), r.begin(), r.end());
 };
-const auto string_def =
-    raw[lexeme['"' > *((lit('\\') >> char_[kAppendEscape]) | (char_ - '"' - x3::eol)[kAppendChar]) >
-               '"']][kTagWhole];
+const auto string_def = raw[lexeme['"' > *((lit('\\') >> char_[kAppendEscape]) |
+                                           (char_ - '"' - x3::eol)[kAppendChar]) > '"']][kTagWhole];
 const auto wildcard_def = lexeme[lit('_') >> !(alnum | '_')];
 
 // ---- expressions (configuration values, observers, patterns) ----
@@ -171,8 +169,8 @@ const auto named_decl_def = decl_keyword > name > '=' > expr > ';';
 const auto base_names = x3::rule<class BaseNamesClass, std::vector<ast::Name>>{"a name"} =
     name % ',';
 const auto block_keyword_def = raw[Kw("qconfig_mapping") | Kw("backend")][kSetText];
-const auto block_decl_def = block_keyword > name > -(Kw("extends") > base_names) > '{' >
-                            *item > '}' > -lit(';');
+const auto block_decl_def = block_keyword > name > -(Kw("extends") > base_names) > '{' > *item >
+                            '}' > -lit(';');
 
 // ---- derivation rules ----
 const auto column_def = name >> -(':' > name);
@@ -183,8 +181,8 @@ const auto relation_qualifier =
 const auto relation_decl_def = relation_qualifier > name > '(' > -(column % ',') > ')' > ';';
 const auto term_def = number | string | wildcard | name;
 const auto atom_def = name >> '(' > -(term % ',') > ')';
-const auto compare_op = x3::string("!=") | x3::string("<=") | x3::string(">=") |
-                        x3::string("=") | x3::string("<") | x3::string(">");
+const auto compare_op = x3::string("!=") | x3::string("<=") | x3::string(">=") | x3::string("=") |
+                        x3::string("<") | x3::string(">");
 const auto comparison_def = term >> compare_op > term;
 const auto literal_def = x3::matches[lit('!') | Kw("not")] >> (atom | comparison);
 const auto rule_body = x3::rule<class RuleBodyClass, std::vector<ast::Literal>>{"a literal"} =

@@ -1,5 +1,7 @@
 // Lowering tests: what compiled rule files turn into (engine::Program relations and rules,
 // engine::QConfigMapping / BackendConfig / QConfig), beyond the golden diagnostics.
+#include "rules/compiler.h"
+
 #include <memory>
 #include <string>
 
@@ -7,7 +9,6 @@
 #include "engine/stratify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rules/compiler.h"
 
 namespace qprep::rules {
 namespace {
@@ -220,9 +221,10 @@ TEST(Compiler, SharedSymbolTableIsUsed) {
   for (const auto& b : engine::BuiltinRelations()) options.builtin_relations.push_back(b.decl);
   options.symbols = symbols;
   DiagnosticSink sink;
-  auto out = CompileSources({std::make_shared<SourceFile>(
-                                "t.qr", "relation c(n: node);\nr: c(N) :- target(N, torch.cat).\n")},
-                            options, &sink);
+  auto out =
+      CompileSources({std::make_shared<SourceFile>(
+                         "t.qr", "relation c(n: node);\nr: c(N) :- target(N, torch.cat).\n")},
+                     options, &sink);
   ASSERT_TRUE(out.ok()) << sink.Render();
   EXPECT_EQ(out->symbols.get(), symbols.get());
   EXPECT_EQ(out->program.rules[0].body[0].atom.args[1].value, pre);
@@ -249,7 +251,8 @@ relation x(n: node);
 r: x(N) :- nodez(N, _).
 )");
   EXPECT_FALSE(r.out.ok());
-  EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:2:14: error: unknown observer class `NoSuchObserver`"));
+  EXPECT_THAT(r.diagnostics,
+              HasSubstr("t.qr:2:14: error: unknown observer class `NoSuchObserver`"));
   EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:3:52: error: MinMaxObserver: argument 'dtype'"));
   EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:5:12: error: unknown relation `nodez`"));
   // The status carries the same rendered text for callers that only see the Status.

@@ -66,7 +66,7 @@ int RunCheck(const std::vector<std::string>& args) {
       for (const auto& b : engine::BuiltinRelations()) {
         std::string cols;
         for (size_t c = 0; c < b.decl.columns.size(); ++c) {
-          static const char* kNames[] = {"int", "symbol", "node", "edge",
+          static const char* kNames[] = {"int",      "symbol",  "node",   "edge",
                                          "observer", "qconfig", "pattern"};
           absl::StrAppend(&cols, c ? ", " : "",
                           c < b.decl.column_names.size() && !b.decl.column_names[c].empty()
@@ -112,11 +112,12 @@ int RunCheck(const std::vector<std::string>& args) {
   }
   if (errors > 0 || (werror && warnings > 0)) return kExitError;
   if (summary) {
-    std::printf("%zu files, %zu relations, %zu rules, %zu observers, %zu qconfigs, "
-                "%zu qconfig mappings, %zu backends\n",
-                out->files.size(), out->program.relations.size(), out->program.rules.size(),
-                out->observers.size(), out->qconfigs.size(), out->qconfig_mappings.size(),
-                out->backends.size());
+    std::printf(
+        "%zu files, %zu relations, %zu rules, %zu observers, %zu qconfigs, "
+        "%zu qconfig mappings, %zu backends\n",
+        out->files.size(), out->program.relations.size(), out->program.rules.size(),
+        out->observers.size(), out->qconfigs.size(), out->qconfig_mappings.size(),
+        out->backends.size());
     for (const auto& [name, b] : out->backends) {
       std::printf("backend %s: %zu pattern configs\n", name.c_str(), b.configs.size());
     }
