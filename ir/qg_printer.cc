@@ -14,9 +14,7 @@ namespace qprep::ir {
 
 namespace {
 
-bool IsIdentStart(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
+bool IsIdentStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -243,8 +241,8 @@ std::string QuoteString(std::string_view s) {
           absl::StrAppend(&out, absl::StrFormat("\\u%04x", cp));
         } else if (cp >= 0x10000) {
           uint32_t u = cp - 0x10000;
-          absl::StrAppend(&out, absl::StrFormat("\\u%04x\\u%04x", 0xD800 + (u >> 10),
-                                                0xDC00 + (u & 0x3FF)));
+          absl::StrAppend(
+              &out, absl::StrFormat("\\u%04x\\u%04x", 0xD800 + (u >> 10), 0xDC00 + (u & 0x3FF)));
         } else {
           out.push_back(static_cast<char>(cp));
         }

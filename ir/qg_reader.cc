@@ -103,10 +103,8 @@ bool ParseHex4(std::string_view s, size_t i, uint32_t* out) {
 // std::string_view; messages are built with this instead.
 void AppendPiece(std::string& out, std::string_view s) { out.append(s); }
 template <typename T>
-  requires std::is_integral_v<T>
-void AppendPiece(std::string& out, T v) {
-  out += std::to_string(v);
-}
+requires std::is_integral_v<T>
+void AppendPiece(std::string& out, T v) { out += std::to_string(v); }
 template <typename... Args>
 std::string Cat(const Args&... args) {
   std::string out;
@@ -114,9 +112,7 @@ std::string Cat(const Args&... args) {
   return out;
 }
 
-bool IsFloatText(std::string_view t) {
-  return t.find_first_of(".eEin") != std::string_view::npos;
-}
+bool IsFloatText(std::string_view t) { return t.find_first_of(".eEin") != std::string_view::npos; }
 
 // A node whose line had an error: its name is known (so references to it are not reported
 // again), but it is not in the graph.
@@ -146,11 +142,10 @@ class Reader {
   enum class Stage { kHeader, kGraph, kModules, kNodes };
 
   bool Stopped() const { return errors_ >= options_.max_errors; }
-  void Error(const char* begin, const char* end, std::string message,
-             const char* note_at = nullptr, std::string note = {});
+  void Error(const char* begin, const char* end, std::string message, const char* note_at = nullptr,
+             std::string note = {});
   SourceRange Range(const char* begin, const char* end) const {
-    return SourceRange{file_, static_cast<size_t>(begin - base_),
-                       static_cast<size_t>(end - base_)};
+    return SourceRange{file_, static_cast<size_t>(begin - base_), static_cast<size_t>(end - base_)};
   }
 
   // Cuts the comment off [begin, end), checks bytes and nesting; returns the new end, or
@@ -193,12 +188,13 @@ void Reader::Error(const char* begin, const char* end, std::string message, cons
   ++errors_;
   Diagnostic d{Severity::kError, Range(begin, end), std::move(message), {}};
   if (note_at != nullptr) {
-    d.notes.push_back(Diagnostic{Severity::kNote, Range(note_at, note_at + 1), std::move(note), {}});
+    d.notes.push_back(
+        Diagnostic{Severity::kNote, Range(note_at, note_at + 1), std::move(note), {}});
   }
   if (Stopped()) {
-    d.notes.push_back(Diagnostic{Severity::kNote, Range(begin, begin),
-                                 Cat("too many errors (", options_.max_errors,
-                                              "); stopping here"),
+    d.notes.push_back(Diagnostic{Severity::kNote,
+                                 Range(begin, begin),
+                                 Cat("too many errors (", options_.max_errors, "); stopping here"),
                                  {}});
   }
   sink_->Add(std::move(d));
@@ -222,16 +218,15 @@ const char* Reader::PrepareLine(const char* begin, const char* end) {
       in_string = true;
     } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > options_.max_nesting) {
-        Error(p, p + 1, Cat("brackets nested deeper than ", options_.max_nesting,
-                                     " levels"));
+        Error(p, p + 1, Cat("brackets nested deeper than ", options_.max_nesting, " levels"));
         return nullptr;
       }
     } else if (c == ')' || c == ']' || c == '}') {
       if (depth > 0) --depth;
     } else if ((c < 0x20 && c != '\t') || c >= 0x7F) {
-      Error(p, p + 1,
-            absl::StrFormat("unexpected byte 0x%02x outside a string (is this a .qg text file?)",
-                            c));
+      Error(
+          p, p + 1,
+          absl::StrFormat("unexpected byte 0x%02x outside a string (is this a .qg text file?)", c));
       return nullptr;
     }
   }
@@ -343,8 +338,8 @@ void Reader::OnModule(const ast::ModuleLine& m) {
   std::string_view path = m.path.text();
   module.path = path == "<root>" ? std::string() : std::string(path);
   module.type = std::string(m.type.text());
-  auto [it, inserted] = module_lines_.emplace(path == "<root>" ? std::string_view() : path,
-                                              m.path.begin);
+  auto [it, inserted] =
+      module_lines_.emplace(path == "<root>" ? std::string_view() : path, m.path.begin);
   if (!inserted) {
     Error(m.path.begin, m.path.end, Cat("duplicate module '", path, "'"), it->second,
           "first declared here");
@@ -397,8 +392,8 @@ void Reader::OnNode(const ast::NodeLine& n, const char* line_begin) {
   if (!kind) {
     Error(n.kind.begin, n.kind.end,
           Cat("unknown node kind '", n.kind.text(),
-                       "' (expected placeholder, get_attr, call_module, call_function, "
-                       "call_method or output)"));
+              "' (expected placeholder, get_attr, call_module, call_function, "
+              "call_method or output)"));
   } else {
     node.kind = *kind;
   }
@@ -425,8 +420,7 @@ void Reader::OnNode(const ast::NodeLine& n, const char* line_begin) {
       bool dup = false;
       for (const auto& kv : node.kwargs) dup = dup || kv.first == key;
       if (dup) {
-        Error(a.keyword.begin, a.keyword.end, Cat("duplicate keyword argument '", key,
-                                                           "'"));
+        Error(a.keyword.begin, a.keyword.end, Cat("duplicate keyword argument '", key, "'"));
         continue;
       }
       if (ok) node.kwargs.emplace_back(std::move(key), std::move(v));
@@ -441,8 +435,7 @@ void Reader::OnNode(const ast::NodeLine& n, const char* line_begin) {
     node.scope_path = m->path;
     node.scope_type = m->type;
   } else if (n.has_scope) {
-    Error(n.scope.begin, n.scope.end,
-          Cat("scope '@", n.scope.text(), "' names no module line"));
+    Error(n.scope.begin, n.scope.end, Cat("scope '@", n.scope.text(), "' names no module line"));
   }
   if (node.kind == NodeKind::kCallModule && kind && graph_.FindModule(node.target) == nullptr &&
       !node.target.empty()) {
@@ -480,9 +473,8 @@ bool Reader::ParseInt(const ast::Token& t, int64_t* out, const char* what) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   if (ec == std::errc() && ptr == s.data() + s.size()) return true;
   Error(t.begin, t.end,
-        ec == std::errc::result_out_of_range
-            ? Cat(what, " ", s, " does not fit in 64 bits")
-            : Cat("malformed ", what, " '", s, "'"));
+        ec == std::errc::result_out_of_range ? Cat(what, " ", s, " does not fit in 64 bits")
+                                             : Cat("malformed ", what, " '", s, "'"));
   return false;
 }
 
@@ -744,8 +736,7 @@ bool DecodeJsonString(std::string_view literal, std::string* out, size_t* error_
         }
         default:
           *error_at = i;
-          *error = Cat("unknown escape '\\", std::string_view(&literal[i + 1], 1),
-                                "' in string");
+          *error = Cat("unknown escape '\\", std::string_view(&literal[i + 1], 1), "' in string");
           return false;
       }
       i += 2;

@@ -50,8 +50,8 @@ std::vector<std::pair<std::string, size_t>> ByCount(const std::map<std::string, 
 }  // namespace
 
 std::string SummaryText(const Summary& s) {
-  std::string out = absl::StrFormat("graph %s: %d nodes, %d edges, %d modules\n", s.graph,
-                                    s.nodes, s.edges, s.modules);
+  std::string out = absl::StrFormat("graph %s: %d nodes, %d edges, %d modules\n", s.graph, s.nodes,
+                                    s.edges, s.modules);
   size_t width = 0;
   for (const auto& [k, v] : s.by_op) width = std::max(width, k.size());
   for (const auto& [k, v] : s.by_kind) width = std::max(width, k.size());

@@ -136,6 +136,8 @@ const auto set_has_scope = [](auto& ctx) {
 // A keyword: the word, not followed by an identifier character (`None` but not `Nonesuch`).
 inline auto kw(const char* word) { return lexeme[lit(word) >> !(ascii::alnum | '_')]; }
 
+// Grammar rules are laid out by hand, one alternative per line.
+// clang-format off
 // ---- Grammar --------------------------------------------------------------------------------
 
 const auto ident_chars = lexeme[(ascii::alpha | '_') >> *(ascii::alnum | '_')];
@@ -205,9 +207,10 @@ const auto line_def =
     module_line[set_line(ast::Line::Kind::kModule, &ast::Line::module)] |
     node_line[set_line(ast::Line::Kind::kNode, &ast::Line::node)];
 
-BOOST_SPIRIT_DEFINE(ident, dotted_name, string_lit, integer, number, value, arg, meta_type,
-                    target, module_path, graph_name, header_line, graph_line, module_line,
-                    node_line, line);
+// clang-format on
+
+BOOST_SPIRIT_DEFINE(ident, dotted_name, string_lit, integer, number, value, arg, meta_type, target,
+                    module_path, graph_name, header_line, graph_line, module_line, node_line, line);
 
 // ---- Annotation and error handling ----------------------------------------------------------
 

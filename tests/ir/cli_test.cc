@@ -38,8 +38,8 @@ CliRun Qprepc(const std::string& args, const fs::path& cwd) {
   const fs::path tmp = fs::temp_directory_path() / ("qprep_cli_test_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   const std::string cmd = "cd '" + cwd.string() + "' && '" + std::string(QPREPC_PATH) + "' " +
-                          args + " >'" + (tmp / "out").string() + "' 2>'" +
-                          (tmp / "err").string() + "'";
+                          args + " >'" + (tmp / "out").string() + "' 2>'" + (tmp / "err").string() +
+                          "'";
   int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -42,8 +42,8 @@ TEST(Examples, CountsMatchExporterSummaries) {
     fs::path summary_path = model;
     summary_path.replace_extension(".summary.json");
     absl::StatusOr<std::string> expected_text = ReadFile(summary_path.string());
-    ASSERT_TRUE(expected_text.ok()) << "every example needs its exporter summary: "
-                                    << expected_text.status();
+    ASSERT_TRUE(expected_text.ok())
+        << "every example needs its exporter summary: " << expected_text.status();
     nlohmann::json expected = nlohmann::json::parse(*expected_text);
     nlohmann::json got = nlohmann::json::parse(SummaryJson(Summarize(*g)));
     EXPECT_EQ(got, expected) << "got:\n" << got.dump(2) << "\nexpected:\n" << expected.dump(2);

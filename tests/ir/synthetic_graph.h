@@ -30,15 +30,14 @@ inline std::string SyntheticQg(size_t num_nodes, size_t module_blocks = 64) {
                       " : torch.nn.modules.batchnorm.BatchNorm2d(num_features=64, affine=True, "
                       "track_running_stats=True, eps=1e-05, weight_shape=[64])\n");
     }
-    absl::StrAppend(&out, "module ", p,
-                    ".relu : torch.nn.modules.activation.ReLU(inplace=True)\n");
+    absl::StrAppend(&out, "module ", p, ".relu : torch.nn.modules.activation.ReLU(inplace=True)\n");
   }
   out += "\n";
   if (num_nodes == 0) return out;
   const char* kMeta = " -> float32[1, 64, 56, 56]";
   out += "%x = placeholder[x]() -> float32[1, 64, 56, 56]\n";
-  std::string prev = "x";        // last node's name
-  std::string block_in = "x";    // the current block's input, for the residual add
+  std::string prev = "x";      // last node's name
+  std::string block_in = "x";  // the current block's input, for the residual add
   size_t made = 1;
   for (size_t i = 0; made + 1 < num_nodes; ++i) {
     const size_t step = i % 7;
@@ -50,16 +49,16 @@ inline std::string SyntheticQg(size_t num_nodes, size_t module_blocks = 64) {
       case 3: {
         const char* m = step == 0 ? "conv1" : "conv2";
         name = absl::StrCat(m, "_", block);
-        absl::StrAppend(&out, "%", name, " = call_module[", scope, ".", m, "](%", prev, ")",
-                        kMeta, " @", scope, ".", m, "\n");
+        absl::StrAppend(&out, "%", name, " = call_module[", scope, ".", m, "](%", prev, ")", kMeta,
+                        " @", scope, ".", m, "\n");
         break;
       }
       case 1:
       case 4: {
         const char* m = step == 1 ? "bn1" : "bn2";
         name = absl::StrCat(m, "_", block);
-        absl::StrAppend(&out, "%", name, " = call_module[", scope, ".", m, "](%", prev, ")",
-                        kMeta, " @", scope, ".", m, "\n");
+        absl::StrAppend(&out, "%", name, " = call_module[", scope, ".", m, "](%", prev, ")", kMeta,
+                        " @", scope, ".", m, "\n");
         break;
       }
       case 2:
