@@ -177,12 +177,21 @@ def main(argv=None):
         "load_avg_start": os.getloadavg(),
     }
     benchmarks = []
+    failures = 0
     with tempfile.TemporaryDirectory(prefix="qprep-compare-") as work:
         for name in models:
             load0 = loadavg()
-            t = torch_side(name, work, repeat)
-            qg = t["qg"]
-            q_wall, q_cpu, q_runs, stages, q_ins = qprepc_side(args.qprepc, qg, work, runs)
+            try:
+                t = torch_side(name, work, repeat)
+                qg = t["qg"]
+                q_wall, q_cpu, q_runs, stages, q_ins = qprepc_side(args.qprepc, qg, work, runs)
+            except subprocess.CalledProcessError as e:  # record it, go on with the others
+                msg = f"{' '.join(e.cmd[:3])}...: exit {e.returncode}: {(e.stderr or '')[-500:]}"
+                print(f"{name}: FAILED {msg}", file=sys.stderr, flush=True)
+                benchmarks.append({"name": f"qprepc_prepare/{name}", "run_type": "iteration",
+                                   "error_occurred": True, "error_message": msg})
+                failures += 1
+                continue
             load1 = loadavg()
             nodes = count_nodes(qg)
             common = {"run_type": "iteration", "time_unit": "ms", "nodes": nodes,
@@ -206,7 +215,7 @@ def main(argv=None):
     with open(args.out, "w") as f:
         json.dump({"context": context, "benchmarks": benchmarks}, f, indent=2)
         f.write("\n")
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -90,6 +90,8 @@ def main(argv=None):
     cmp_rows = {}
     if cmp_doc:
         for b in cmp_doc["benchmarks"]:
+            if b.get("error_occurred"):
+                continue
             side, model = b["name"].split("/", 1)
             cmp_rows.setdefault(model, {})[side] = b
         ctx = cmp_doc["context"]

@@ -80,10 +80,10 @@ fi
 log "compare_torch.py (qprepc vs prepare_fx)"
 if [ "$QUICK" = 1 ]; then
   /usr/bin/python3 "$ROOT/bench/compare_torch.py" --qprepc "$BUILD/bin/qprepc" \
-    --out "$OUT/compare_torch.json" --quick
+    --out "$OUT/compare_torch.json" --quick || log "compare_torch.py: a model failed (see its JSON)"
 else
   /usr/bin/python3 "$ROOT/bench/compare_torch.py" --qprepc "$BUILD/bin/qprepc" \
-    --out "$OUT/compare_torch.json"
+    --out "$OUT/compare_torch.json" || log "compare_torch.py: a model failed (see its JSON)"
 fi
 
 log "observer kernels (qprep, then PyTorch, single thread)"
