@@ -59,6 +59,21 @@ TEST(QgRoundTrip, GoldenFilesAreFixedPoints) {
   }
 }
 
+// The example in docs/qg-format.md reads and is already in canonical form, so the spec's own
+// example stays true.
+TEST(QgRoundTrip, SpecExample) {
+  const std::string doc = Slurp(fs::path(QPREP_SOURCE_DIR) / "docs/qg-format.md");
+  const size_t start = doc.find("```\nqgraph 1\n");
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = doc.find("```", start + 3);
+  ASSERT_NE(end, std::string::npos);
+  const std::string example = doc.substr(start + 4, end - start - 4);
+  absl::StatusOr<Graph> g = ReadQgString(example, "qg-format.md");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(PrintQg(*g), example);
+  EXPECT_EQ(g->num_nodes(), 8u);
+}
+
 // A hand-written file with comments, odd spacing and non-canonical literals prints as the
 // golden canonical form.
 TEST(QgRoundTrip, CanonicalForm) {
