@@ -75,6 +75,10 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("non_quantizable_weight_op", {{"n", N}},
           "NON_QUANTIZABLE_WEIGHT_OPS: layer_norm / group_norm / instance_norm (weights never "
           "observed)"),
+      Rel("input_point", {{"e", E}, {"p", I}},
+          "observation point of an input observer on edge e (p = e)"),
+      Rel("output_point", {{"n", N}, {"p", I}},
+          "observation point of n's output observer (p = number of edges + n)"),
       Rel("graph_input", {{"n", N}, {"index", I}}, "the index-th placeholder"),
       Rel("graph_output", {{"e", E}, {"index", I}},
           "a reference from the output node: index is its position in the returned tuple / list (0 "
@@ -125,6 +129,9 @@ std::vector<BuiltinRelation> MakeBuiltins() {
           "node"),
       Rel("standalone_module", {{"n", N}}, "n is a standalone module (prepared separately)"),
       Rel("custom_module", {{"n", N}}, "n is a custom module class (float_to_observed_mapping)"),
+      Rel("standalone_input_quantized", {{"n", N}, {"i", I}},
+          "standalone module n's own PrepareCustomConfig lists positional input i in "
+          "input_quantized_idxs (the parent observes that input)"),
       Rel("pattern_text", {{"p", P}, {"text", S}},
           "the pattern in PyTorch's reversed nested-tuple form"),
       Rel("observation_type", {{"p", P}, {"type", S}},
@@ -441,6 +448,13 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
       }
     }
   }
+  // Observation points: one per edge (an input observer), then one per node (its output
+  // observer); sharing and deduplication are equivalences over them (rules/prelude/prepare.qr).
+  const Datum num_edges = static_cast<Datum>(tables.edges.size());
+  for (Datum e = 0; e < num_edges; ++e) L.Add("input_point", {e, e});
+  for (ir::NodeId id = 0; id < g.num_nodes(); ++id) {
+    L.Add("output_point", {static_cast<Datum>(id), num_edges + static_cast<Datum>(id)});
+  }
   for (int i : custom.input_quantized_idxs) L.Add("input_quantized_idx", {i});
   for (int i : custom.output_quantized_idxs) L.Add("output_quantized_idx", {i});
   if (config.is_qat) L.Add("config_flag", {L.Sym("qat")});
@@ -512,6 +526,22 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
         break;
       case NodeMatch::Kind::kStandaloneModule:
         L.Add("standalone_module", {nd});
+        // get_standalone_module_configs: the entry by class, overridden by the entry by name; a
+        // child without a PrepareCustomConfig of its own has no quantized inputs.
+        {
+          const StandaloneModuleConfigEntry* entry = nullptr;
+          for (const auto& e : custom.standalone_module_classes) {
+            if (e.key == ModuleTypeOf(g, id)) entry = &e;
+          }
+          for (const auto& e : custom.standalone_module_names) {
+            if (e.key == g.node(id).target) entry = &e;
+          }
+          if (entry != nullptr && entry->prepare_config != nullptr) {
+            for (int i : entry->prepare_config->prepare_custom_config.input_quantized_idxs) {
+              L.Add("standalone_input_quantized", {nd, i});
+            }
+          }
+        }
         break;
     }
   }

@@ -48,26 +48,6 @@ absl::StatusOr<std::string> Choose(const Map& map, const std::string& wanted,
 
 }  // namespace
 
-const std::vector<engine::RelationDecl>& PointRelations() {
-  static const auto* decls = [] {
-    auto* v = new std::vector<engine::RelationDecl>();
-    engine::RelationDecl in;
-    in.name = "input_point";
-    in.kind = engine::RelationDecl::Kind::kInput;
-    in.columns = {engine::ColumnType::kEdge, engine::ColumnType::kInt};
-    in.column_names = {"e", "p"};
-    engine::RelationDecl out;
-    out.name = "output_point";
-    out.kind = engine::RelationDecl::Kind::kInput;
-    out.columns = {engine::ColumnType::kNode, engine::ColumnType::kInt};
-    out.column_names = {"n", "p"};
-    v->push_back(in);
-    v->push_back(out);
-    return v;
-  }();
-  return *decls;
-}
-
 absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
                                                        const PrepareOptions& options,
                                                        DiagnosticSink* sink) {
@@ -77,8 +57,6 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
   for (const engine::BuiltinRelation& b : engine::BuiltinRelations()) {
     copts.builtin_relations.push_back(b.decl);
   }
-  // The observation points the pipeline numbers (see PrepareResult::num_edges).
-  for (const auto& decl : PointRelations()) copts.builtin_relations.push_back(decl);
   copts.warn_unused = false;
   ASSIGN_OR_RETURN(rules::CompiledRules compiled,
                    rules::CompileFiles(options.rule_files, copts, sink));
@@ -115,21 +93,8 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareWithRules(const ir::Graph&
   engine::StageResults stages{&r.fusion, &r.qconfigs, &r.matches};
   ASSIGN_OR_RETURN(r.tables,
                    engine::LoadFacts(g, stages, r.config, r.rules.symbols.get(), r.db.get()));
-  // Observation points (rules/prelude/prepare.qr): edges, then node outputs.
+  // Observation points (input_point / output_point facts): edges, then node outputs.
   r.num_edges = r.tables.edges.size();
-  const engine::RelationId input_point = r.rules.program.Find("input_point");
-  const engine::RelationId output_point = r.rules.program.Find("output_point");
-  if (input_point != engine::Program::kInvalid) {
-    for (size_t e = 0; e < r.num_edges; ++e) {
-      r.db->AddFact(input_point, {static_cast<engine::Datum>(e), static_cast<engine::Datum>(e)});
-    }
-  }
-  if (output_point != engine::Program::kInvalid) {
-    for (size_t n = 0; n < g.num_nodes(); ++n) {
-      r.db->AddFact(output_point, {static_cast<engine::Datum>(n),
-                                   static_cast<engine::Datum>(r.num_edges + n)});
-    }
-  }
   r.times.load_facts = watch.Lap();
 
   engine::Evaluator evaluator(r.rules.program, r.db.get(), options.eval);

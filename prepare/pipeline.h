@@ -68,10 +68,6 @@ struct PrepareResult {
   size_t num_edges = 0;
 };
 
-// The input relations the pipeline itself provides besides engine::BuiltinRelations():
-// input_point(e, p) and output_point(n, p), the observation points.
-const std::vector<engine::RelationDecl>& PointRelations();
-
 // Compiles the rules (diagnostics go to `sink`) and runs prepare on `graph`.
 absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
                                                        const PrepareOptions& options,
