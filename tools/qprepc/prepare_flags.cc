@@ -20,7 +20,10 @@ const char kPrepareFlagsHelp[] =
     "  -I DIR                   search DIR for included rule files\n"
     "  --qat                    prepare for QAT (prepare_qat_fx): QAT fusion, fake-quant observers\n"
     "  --input-quantized-idxs 0,1   PrepareCustomConfig.set_input_quantized_indexes\n"
-    "  --output-quantized-idxs 0    PrepareCustomConfig.set_output_quantized_indexes\n";
+    "  --output-quantized-idxs 0    PrepareCustomConfig.set_output_quantized_indexes\n"
+    "  --standalone-module NAME[:IN[:OUT]]  set_standalone_module_name(NAME) (repeatable); the\n"
+    "                           child's input / output_quantized_indexes, e.g. standalone:0:0\n"
+    "  --custom-module TYPE=OBSERVED  set_float_to_observed_mapping (fully qualified types)\n";
 
 namespace {
 bool ParseIdxs(const std::string& s, std::vector<int>* out) {
@@ -68,6 +71,30 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
                      a.c_str(), v.c_str());
         return false;
       }
+    } else if (a == "--standalone-module") {
+      if (!value(&v)) return false;
+      std::vector<std::string> parts = absl::StrSplit(v, ':');
+      PrepareFlags::Standalone sm;
+      sm.name = parts[0];
+      if (sm.name.empty() || parts.size() > 3 ||
+          (parts.size() > 1 && !ParseIdxs(parts[1], &sm.input_quantized_idxs)) ||
+          (parts.size() > 2 && !ParseIdxs(parts[2], &sm.output_quantized_idxs))) {
+        std::fprintf(stderr,
+                     "qprepc %s: --standalone-module takes NAME[:IN[:OUT]] like standalone:0:0 "
+                     "(got '%s')\n",
+                     command, v.c_str());
+        return false;
+      }
+      f->standalone_modules.push_back(std::move(sm));
+    } else if (a == "--custom-module") {
+      if (!value(&v)) return false;
+      std::vector<std::string> parts = absl::StrSplit(v, '=');
+      if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+        std::fprintf(stderr, "qprepc %s: --custom-module takes TYPE=OBSERVED_TYPE (got '%s')\n",
+                     command, v.c_str());
+        return false;
+      }
+      f->custom_modules.emplace_back(parts[0], parts[1]);
     } else if (f->model.empty() && !a.empty() && a[0] != '-') {
       f->model = a;
     } else {
@@ -101,6 +128,14 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
   options.qat = flags.qat;
   options.custom.input_quantized_idxs = flags.input_quantized_idxs;
   options.custom.output_quantized_idxs = flags.output_quantized_idxs;
+  for (const auto& sm : flags.standalone_modules) {
+    auto child = std::make_shared<engine::PrepareConfig>();
+    child->prepare_custom_config.input_quantized_idxs = sm.input_quantized_idxs;
+    child->prepare_custom_config.output_quantized_idxs = sm.output_quantized_idxs;
+    // qconfig_mapping stays null: the child uses the parent's (PyTorch's None).
+    options.custom.standalone_module_names.push_back({sm.name, nullptr, std::move(child)});
+  }
+  options.custom.float_to_observed_mapping = flags.custom_modules;
   DiagnosticSink rule_sink;
   auto result = prepare::Prepare(run->graph, options, &rule_sink);
   if (rule_sink.warning_count() > 0 && result.ok()) std::fputs(rule_sink.Render().c_str(), stderr);

@@ -21,6 +21,15 @@ struct PrepareFlags {
   std::vector<std::string> search_paths;
   bool qat = false;
   std::vector<int> input_quantized_idxs, output_quantized_idxs;
+  // --standalone-module NAME[:IN[:OUT]]: PrepareCustomConfig.set_standalone_module_name(NAME, None,
+  // ..., child config with input / output_quantized_indexes IN / OUT, None).
+  struct Standalone {
+    std::string name;
+    std::vector<int> input_quantized_idxs, output_quantized_idxs;
+  };
+  std::vector<Standalone> standalone_modules;
+  // --custom-module TYPE=OBSERVED_TYPE: set_float_to_observed_mapping(TYPE, OBSERVED_TYPE).
+  std::vector<std::pair<std::string, std::string>> custom_modules;
   std::vector<std::string> positional;  // after the model
 };
 
