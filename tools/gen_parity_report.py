@@ -11,8 +11,14 @@ and times qprepc (wall clock, median of --repeat runs) next to the reference's
 `torch_prepare_seconds`.
 
 Cases whose reference used a non-default QConfigMapping or standalone / custom modules need a
-qconfig rule file: `--qconfig-dir DIR` supplies `DIR/<case id>.qr` (passed as --qconfig);
-without one the case is reported as `skipped`, never as passed. Cases where PyTorch raised
+qconfig rule file: `--qconfig-dir DIR` (default tests/parity/qconfig) supplies `DIR/<case id>.qr`
+(passed as --qconfig); without one the case is reported as `skipped`, never as passed.
+`--cases` (default tests/parity/cases.json) adds per case: `qconfig_mapping` (--qconfig-mapping),
+`standalone_modules` (--standalone-module NAME:IN:OUT; the child graph, index.json's
+`standalone_qg`, is prepared too and compared with the reference's `standalone_modules`),
+`custom_modules` (--custom-module TYPE=OBSERVED) and `seed_reference`: where index.json marks
+`differs_from_seed`, the placement qprep must give is the seed's (2.x), not 1.13's golden; the
+case is compared with that file and reported as `pass-seed`. Cases where PyTorch raised
 (`error` in the reference) pass when qprepc exits with status 1 (a diagnostic, no plan).
 
 Usage:
@@ -103,7 +109,20 @@ def _default_mapping(entry):
     return entry["qconfig_mapping"].startswith("get_default_")
 
 
-def run_case(qprepc, qg, backend, qat, pcc, qconfig, expect_error, ref, repeat):
+def _extra_flags(extra):
+    cmd = []
+    if extra.get("qconfig_mapping"):
+        cmd += ["--qconfig-mapping", extra["qconfig_mapping"]]
+    for sm in extra.get("standalone_modules", []):
+        cmd += ["--standalone-module", "%s:%s:%s" % (
+            sm["name"], ",".join(map(str, sm.get("input_quantized_idxs", []))),
+            ",".join(map(str, sm.get("output_quantized_idxs", []))))]
+    for float_type, observed in sorted(extra.get("custom_modules", {}).items()):
+        cmd += ["--custom-module", f"{float_type}={observed}"]
+    return cmd
+
+
+def run_case(qprepc, qg, backend, qat, pcc, qconfig, expect_error, ref, repeat, extra=()):
     result = {"torch_prepare_seconds": ref.get("torch_prepare_seconds")}
     with tempfile.TemporaryDirectory() as tmp:
         plan_path = os.path.join(tmp, "plan.json")
@@ -112,6 +131,7 @@ def run_case(qprepc, qg, backend, qat, pcc, qconfig, expect_error, ref, repeat):
             cmd.append("--qat")
         if qconfig:
             cmd += ["--qconfig", qconfig]
+        cmd += list(extra)
         for key, flag in (("input_quantized_idxs", "--input-quantized-idxs"),
                           ("output_quantized_idxs", "--output-quantized-idxs")):
             if pcc and pcc.get(key):
@@ -152,7 +172,10 @@ def main():
     p.add_argument("--qprepc", default=os.path.join(ROOT, "build", "bin", "qprepc"))
     p.add_argument("--index", default=os.path.join(DATA, "index.json"))
     p.add_argument("--only", help="only cases whose id contains this")
-    p.add_argument("--qconfig-dir", help="DIR/<case id>.qr for non-default qconfig mappings")
+    p.add_argument("--qconfig-dir", default=os.path.join(ROOT, "tests", "parity", "qconfig"),
+                   help="DIR/<case id>.qr for non-default qconfig mappings")
+    p.add_argument("--cases", default=os.path.join(ROOT, "tests", "parity", "cases.json"),
+                   help="per-case flags and seed references (tests/parity/cases.json)")
     p.add_argument("--survey-dir", help="also compare every <model>.qg / <model>.fbgemm.ref.json "
                    "kept by gen_goldens.py --survey --survey-dir")
     p.add_argument("--repeat", type=int, default=1, help="qprepc timing runs (median)")
@@ -162,6 +185,11 @@ def main():
     with open(args.index) as f:
         index = json.load(f)
     data_dir = os.path.dirname(os.path.abspath(args.index))
+    case_extras, cases_dir = {}, None
+    if args.cases and os.path.exists(args.cases):
+        with open(args.cases) as f:
+            case_extras = json.load(f)["cases"]
+        cases_dir = os.path.dirname(os.path.abspath(args.cases))
     rows = []
     for e in index["cases"]:
         if args.only and args.only not in e["id"]:
@@ -179,8 +207,29 @@ def main():
                          "why": "needs a qconfig rule file (--qconfig-dir)",
                          "torch_prepare_seconds": ref.get("torch_prepare_seconds")})
             continue
+        extra = case_extras.get(e["id"], {})
+        compare_with = ref
+        if extra.get("seed_reference"):
+            with open(os.path.join(cases_dir, extra["seed_reference"])) as f:
+                compare_with = dict(json.load(f))
+            compare_with["torch_prepare_seconds"] = ref.get("torch_prepare_seconds")
         r = run_case(args.qprepc, os.path.join(data_dir, e["qg"]), e["backend"], e["qat"], pcc,
-                     qconfig, "error" in ref, ref, args.repeat)
+                     qconfig, "error" in compare_with, compare_with, args.repeat,
+                     _extra_flags(extra))
+        if r["status"] == "pass" and extra.get("seed_reference"):
+            r["status"] = "pass-seed"
+        # A standalone child is prepared separately (its own idxs, the parent's mapping).
+        for sm in extra.get("standalone_modules", []):
+            child_qg = (e.get("standalone_qg") or {}).get(sm["name"])
+            child_ref = (ref.get("standalone_modules") or {}).get(sm["name"])
+            if not child_qg or child_ref is None or r["status"] != "pass":
+                continue
+            child = run_case(args.qprepc, os.path.join(data_dir, child_qg), e["backend"],
+                             e["qat"], sm, qconfig, False, child_ref, 1,
+                             _extra_flags({"qconfig_mapping": extra.get("qconfig_mapping")}))
+            if child["status"] != "pass":
+                r["status"] = child["status"]
+                r["diffs"] = [f"standalone {sm['name']}: {d}" for d in child.get("diffs", [])]
         r["case"] = e["id"]
         r["nodes"] = e.get("nodes")
         rows.append(r)
