@@ -64,15 +64,15 @@ PB="$BUILD/bin/prepare_bench"
 if [ "$QUICK" = 1 ]; then
   log "prepare_bench (quick)"
   "$PB" --benchmark_min_time="$MIN_TIME" \
-    --benchmark_filter='CompileRules|PrepareFile/(tiny|resnet18)$|Chain/1000$|Wide/1000$' \
+    --benchmark_filter='CompileRules|PrepareFile/(tiny|resnet18)/|Chain/1000/|Wide/1000/' \
     --benchmark_out="$OUT/prepare_bench.json" --benchmark_out_format=json >/dev/null
 else
   log "prepare_bench (all but 1M)"
-  "$PB" --benchmark_min_time="$MIN_TIME" --benchmark_filter='-/1000000$' \
+  "$PB" --benchmark_min_time="$MIN_TIME" --benchmark_filter='-/1000000/' \
     --benchmark_out="$OUT/prepare_bench.json" --benchmark_out_format=json >/dev/null
   for shape in Chain Wide; do
     log "prepare_bench $shape/1000000 (own process, for its peak RSS)"
-    "$PB" --benchmark_min_time="$MIN_TIME" --benchmark_filter="Prepare$shape/1000000\$" \
+    "$PB" --benchmark_min_time="$MIN_TIME" --benchmark_filter="Prepare$shape/1000000/" \
       --benchmark_out="$OUT/prepare_bench_1m_$shape.json" --benchmark_out_format=json >/dev/null
   done
 fi
