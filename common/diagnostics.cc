@@ -48,13 +48,14 @@ const char* SeverityName(Severity s) {
   return "error";
 }
 
-// Replaces control characters (binary junk) so the echoed line cannot corrupt a terminal.
+// Replaces control characters and non-ASCII bytes (binary junk) so the echoed line cannot
+// corrupt a terminal; the caret line stays aligned because each byte stays one column.
 std::string Printable(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
     unsigned char u = static_cast<unsigned char>(c);
-    out.push_back((u < 0x20 && c != '\t') || u == 0x7f ? '?' : c);
+    out.push_back((u < 0x20 && c != '\t') || u >= 0x7f ? '?' : c);
   }
   return out;
 }
