@@ -156,14 +156,15 @@ def main(argv=None):
             w(f"Compiling the rules (prelude + fbgemm + default mapping) once: "
               f"{fmt(by_name['BM_CompileRules'].get('compile_ms'), 2)} ms.")
         w("")
-        w("| graph | nodes | total ms | µs/node | " + " | ".join(c[:-3] for c in stage_cols)
+        w("| graph | nodes | CPU ms | wall ms | CPU µs/node | " + " | ".join(c[:-3] for c in stage_cols)
           + " |")
-        w("|---|---:|---:|---:|" + "---:|" * len(stage_cols))
+        w("|---|---:|---:|---:|---:|" + "---:|" * len(stage_cols))
         for b in files:
             name = b["name"].split("/", 1)[1]
             if b["name"].startswith("BM_PrepareChainBlocks/"):
                 name = "residual_chain_" + name
-            w(f"| {name} | {int(b['nodes'])} | {fmt(ms(b), 3)} | {fmt(b['us_per_node'], 3)} | "
+            w(f"| {name} | {int(b['nodes'])} | {fmt(cpu_ms(b), 3)} | {fmt(ms(b), 3)} | "
+              f"{fmt(cpu_ms(b) * 1e3 / b['nodes'], 2)} | "
               + " | ".join(fmt(b.get(c), 3) for c in stage_cols) + " |")
         w("")
 
@@ -173,26 +174,30 @@ def main(argv=None):
         w("Residual chain (tests/models/residual_chain.py's structure) and wide branching "
           "(tests/models/wide_branching.py, 16 branches per stage: cat + values with 3 users), "
           "generated as .qg text in C++. peak_rss is the process's peak (1M cases run alone).\n")
-        w("| graph | nodes | total ms | µs/node | read | fuse | facts | evaluate | plan | peak RSS MB |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| graph | nodes | CPU ms | CPU µs/node | wall ms | read | fuse | qconfigs | facts | evaluate | plan | write | plan MB | peak RSS MB |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for b in growth:
-            w(f"| {b['name'][3:]} | {int(b['nodes']):,} | {fmt(ms(b), 1)} | "
-              f"{fmt(b['us_per_node'], 3)} | {fmt(b.get('read_ms'), 1)} | "
-              f"{fmt(b.get('fuse_ms'), 1)} | {fmt(b.get('facts_ms'), 1)} | "
+            w(f"| {b['name'][3:]} | {int(b['nodes']):,} | {fmt(cpu_ms(b), 1)} | "
+              f"{fmt(cpu_ms(b) * 1e3 / b['nodes'], 2)} | {fmt(ms(b), 1)} | "
+              f"{fmt(b.get('read_ms'), 1)} | {fmt(b.get('fuse_ms'), 1)} | "
+              f"{fmt(b.get('qconfigs_ms'), 1)} | {fmt(b.get('facts_ms'), 1)} | "
               f"{fmt(b.get('evaluate_ms'), 1)} | {fmt(b.get('plan_ms'), 1)} | "
+              f"{fmt(b.get('write_ms'), 1)} | {fmt(b.get('plan_KB', 0) / 1024, 1)} | "
               f"{fmt(b.get('peak_rss_MB'), 0)} |")
         w("")
-        w("Goals (linear growth):\n")
+        w("Stage columns are wall ms of the last iteration (they inflate with the load); CPU "
+          "time is the main thread's.\n")
+        w("Goals (linear growth), judged on CPU time:\n")
         for shape in ("Chain", "Wide"):
             b10k = by_name.get(f"BM_Prepare{shape}/10000")
             b1m = by_name.get(f"BM_Prepare{shape}/1000000")
             if not b10k or not b1m:
                 continue
-            r = b1m["us_per_node"] / b10k["us_per_node"]
-            w(f"- {shape}: µs/node at 1M / at 10k = {r:.2f} — {goal(r <= 2)} (≤ 2); "
-              f"1M nodes in {ms(b1m) / 1e3:.2f} s — {goal(ms(b1m) < 5000)} (< 5 s); "
-              f"peak RSS {b1m.get('peak_rss_MB', 0):,.0f} MB — "
-              f"{goal(b1m.get('peak_rss_MB', 1e9) < 2048)} (< 2 GB)")
+            r = (cpu_ms(b1m) / b1m["nodes"]) / (cpu_ms(b10k) / b10k["nodes"])
+            w(f"- {shape}: CPU µs/node at 1M / at 10k = {r:.2f} — {goal(r <= 2)} (≤ 2); "
+              f"1M nodes in {cpu_ms(b1m) / 1e3:.1f} s CPU ({ms(b1m) / 1e3:.1f} s wall) — "
+              f"{goal(cpu_ms(b1m) < 5000)} (< 5 s); peak RSS {b1m.get('peak_rss_MB', 0):,.0f} MB"
+              f" — {goal(b1m.get('peak_rss_MB', 1e9) < 2048)} (< 2 GB)")
         w("")
 
     # --- observers --------------------------------------------------------------------------
