@@ -207,18 +207,24 @@ void RegisterAll() {
     reg("MovingAverageMinMax",
         [sp](benchmark::State& st) { BM_Observe(st, sp, "MovingAverageMinMaxObserver()"); });
     reg("PerChannel_ch0", [sp](benchmark::State& st) {
-      BM_Observe(st, sp, "PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, qscheme=per_channel_symmetric)");
+      BM_Observe(st, sp,
+                 "PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, qscheme=per_channel_symmetric)");
     });
     reg("PerChannel_ch1", [sp](benchmark::State& st) {
-      BM_Observe(st, sp, "PerChannelMinMaxObserver(ch_axis=1, dtype=qint8, qscheme=per_channel_symmetric)");
+      BM_Observe(st, sp,
+                 "PerChannelMinMaxObserver(ch_axis=1, dtype=qint8, qscheme=per_channel_symmetric)");
     });
-    reg("HistogramForward", [sp](benchmark::State& st) { BM_Observe(st, sp, "HistogramObserver()"); });
+    reg("HistogramForward",
+        [sp](benchmark::State& st) { BM_Observe(st, sp, "HistogramObserver()"); });
     reg("HistogramQParams",
         [sp](benchmark::State& st) { BM_CalculateQParams(st, sp, "HistogramObserver()"); });
     reg("FakeQuantPerTensor", [sp](benchmark::State& st) { BM_FakeQuantPerTensor(st, sp); });
-    reg("FakeQuantPerChannel_ch0", [sp](benchmark::State& st) { BM_FakeQuantPerChannel(st, sp, 0); });
-    reg("FakeQuantPerChannel_ch1", [sp](benchmark::State& st) { BM_FakeQuantPerChannel(st, sp, 1); });
-    reg("PercentileForward", [sp](benchmark::State& st) { BM_Observe(st, sp, "PercentileObserver()"); });
+    reg("FakeQuantPerChannel_ch0",
+        [sp](benchmark::State& st) { BM_FakeQuantPerChannel(st, sp, 0); });
+    reg("FakeQuantPerChannel_ch1",
+        [sp](benchmark::State& st) { BM_FakeQuantPerChannel(st, sp, 1); });
+    reg("PercentileForward",
+        [sp](benchmark::State& st) { BM_Observe(st, sp, "PercentileObserver()"); });
     reg("EntropyQParams",
         [sp](benchmark::State& st) { BM_CalculateQParams(st, sp, "EntropyObserver()"); });
     reg("MSEQParams", [sp](benchmark::State& st) { BM_CalculateQParams(st, sp, "MSEObserver()"); });
@@ -236,7 +242,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   qprep::bench::RegisterAll();
-  benchmark::AddCustomContext("observer_kernels_target", qprep::observers::kernels::ChosenTargetName());
+  benchmark::AddCustomContext("observer_kernels_target",
+                              qprep::observers::kernels::ChosenTargetName());
   benchmark::AddCustomContext("bandwidth_target", qprep::bench::BandwidthTargetName());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -59,7 +59,8 @@ class CalibrateCliTest : public ::testing::Test {
     x_ = {{-1.0f, 2.0f, 0.5f, 3.0f}, {4.0f, -0.25f, 1.0f, 1.5f}};
     y_ = {{-3.0f, 0.0f, 1.0f, 2.0f}};
     for (size_t i = 0; i < x_.size(); ++i) {
-      Npy(dir_ / ("data/activation_post_process_0/batch_" + std::to_string(i) + ".npy"), {2, 2}, x_[i]);
+      Npy(dir_ / ("data/activation_post_process_0/batch_" + std::to_string(i) + ".npy"), {2, 2},
+          x_[i]);
     }
     Npy(dir_ / "data/y/0.npy", {4}, y_[0]);
     w_ = {0.5f, -2.0f, 1.0f, 0.25f, 3.0f, -1.0f};
@@ -115,8 +116,9 @@ TEST_F(CalibrateCliTest, CalibratesEveryInstance) {
   EXPECT_EQ(o0["batches"], 3);
   EXPECT_EQ(o0["quant_max"], 127);
 
-  json e1 = Expected("PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, qscheme=per_channel_symmetric)",
-                     {w_}, {2, 3});
+  json e1 =
+      Expected("PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, qscheme=per_channel_symmetric)",
+               {w_}, {2, 3});
   EXPECT_EQ(q["observers"][1]["scale"], e1["scale"]);
   EXPECT_EQ(q["observers"][1]["scale"].size(), 2u);
   EXPECT_EQ(q["observers"][1]["ch_axis"], 0);
@@ -149,8 +151,10 @@ TEST_F(CalibrateCliTest, ShardedEqualsOneRun) {
   Npy(dir_ / "s2/y.npy", {4}, y_[0]);
   Npy(dir_ / "s2/z.npy", {100}, z_);
   RunResult one = Run(P("plan.json") + " --quiet --data " + P("data") + " -o " + P("one.json"));
-  RunResult a = Run(P("plan.json") + " --allow-missing --data " + P("s1") + " --save-state " + P("st1"));
-  RunResult b = Run(P("plan.json") + " --allow-missing --data " + P("s2") + " --save-state " + P("st2"));
+  RunResult a =
+      Run(P("plan.json") + " --allow-missing --data " + P("s1") + " --save-state " + P("st1"));
+  RunResult b =
+      Run(P("plan.json") + " --allow-missing --data " + P("s2") + " --save-state " + P("st2"));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -166,8 +170,9 @@ TEST_F(CalibrateCliTest, ShardedEqualsOneRun) {
   }
   EXPECT_EQ(qo["insertions"], qm["insertions"]);
   // A state directory of another plan is refused.
-  WriteBytes(dir_ / "other.json",
-             R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver", "args": {}}], "insertions": []})");
+  WriteBytes(
+      dir_ / "other.json",
+      R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver", "args": {}}], "insertions": []})");
   RunResult bad = Run(P("other.json") + " --merge-state " + P("st1"));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("another plan"));
@@ -202,15 +207,16 @@ TEST_F(CalibrateCliTest, PlanAndUsageErrors) {
   struct Case {
     std::string plan, message;
   };
-  for (const Case& c : std::vector<Case>{
-           {"{", "not valid JSON"},
-           {R"({"format": "other", "version": 1})", "\"format\""},
-           {R"({"format": "qprep.plan", "version": 1, "observers": [], "insertions": [{"name": "a", "observer": 3, "value": "v"}]})",
-            "observer id 3"},
-           {R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver", "args": {"bogus": 1}}], "insertions": []})",
-            "bogus"},
-           {R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver"}], "insertions": [{"name": "../x", "observer": 0, "value": "v"}]})",
-            "not usable as a file name"}}) {
+  for (
+      const Case& c : std::vector<Case>{
+          {"{", "not valid JSON"},
+          {R"({"format": "other", "version": 1})", "\"format\""},
+          {R"({"format": "qprep.plan", "version": 1, "observers": [], "insertions": [{"name": "a", "observer": 3, "value": "v"}]})",
+           "observer id 3"},
+          {R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver", "args": {"bogus": 1}}], "insertions": []})",
+           "bogus"},
+          {R"({"format": "qprep.plan", "version": 1, "observers": [{"id": 0, "class": "MinMaxObserver"}], "insertions": [{"name": "../x", "observer": 0, "value": "v"}]})",
+           "not usable as a file name"}}) {
     WriteBytes(dir_ / "bad.json", c.plan);
     RunResult r = Run(P("bad.json") + " --data " + P("data"));
     EXPECT_EQ(r.exit_code, 1) << c.plan;

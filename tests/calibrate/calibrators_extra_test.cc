@@ -1,7 +1,8 @@
-// Tests for the Percentile / Entropy / MSE calibrators (backends/cpu/calibrate/calibrators_extra.h):
-// every case of the committed golden file (an independent numpy implementation plus PyTorch's own
-// calculate_qparams) matches bit for bit; the canonical histogram is independent of batch order
-// and splitting, and merging shard states equals one pass exactly.
+// Tests for the Percentile / Entropy / MSE calibrators
+// (backends/cpu/calibrate/calibrators_extra.h): every case of the committed golden file (an
+// independent numpy implementation plus PyTorch's own calculate_qparams) matches bit for bit; the
+// canonical histogram is independent of batch order and splitting, and merging shard states equals
+// one pass exactly.
 //
 // Regenerate the goldens with:
 //   /usr/bin/python3 tools/gen_calibrator_goldens.py > tests/calibrate/data/calibrator_goldens.json
@@ -182,10 +183,10 @@ TEST(CalibratorsExtraTest, ExtremeValues) {
 // observer over all batches (same qparams bit for bit), for all three classes.
 TEST(CalibratorsExtraTest, ObserverStateAndMerge) {
   std::mt19937 rng(3);
-  for (const char* text : {"PercentileObserver(percentile=99.9)",
-                           "EntropyObserver(bins=512, num_quantized_bins=64)",
-                           "MSEObserver(bins=256, num_candidates=50, dtype=qint8, "
-                           "qscheme=per_tensor_symmetric)"}) {
+  for (const char* text :
+       {"PercentileObserver(percentile=99.9)", "EntropyObserver(bins=512, num_quantized_bins=64)",
+        "MSEObserver(bins=256, num_candidates=50, dtype=qint8, "
+        "qscheme=per_tensor_symmetric)"}) {
     SCOPED_TRACE(text);
     std::unique_ptr<Observer> one = Make(text), s1 = Make(text), s2 = Make(text);
     for (int b = 0; b < 4; ++b) {
@@ -240,7 +241,8 @@ TEST(CalibratorsExtraTest, EntropyAndMseClipTails) {
   std::mt19937 rng(9);
   std::vector<float> heavy = RandomData(rng, 20000, 1.0f, 0.0f);
   heavy[0] = 200.0f;
-  std::unique_ptr<Observer> ent = Make("EntropyObserver(dtype=qint8, qscheme=per_tensor_symmetric)");
+  std::unique_ptr<Observer> ent =
+      Make("EntropyObserver(dtype=qint8, qscheme=per_tensor_symmetric)");
   ASSERT_TRUE(ent->Observe(heavy.data(), {20000}).ok());
   auto re = ChosenRange(*ent);
   ASSERT_TRUE(re.ok());

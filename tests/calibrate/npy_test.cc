@@ -26,7 +26,8 @@ std::string Make(int major, std::string dict, std::string_view payload) {
   std::string out("\x93NUMPY", 6);
   out.push_back(static_cast<char>(major));
   out.push_back(0);
-  for (size_t i = 0; i < prefix - 8; ++i) out.push_back(static_cast<char>((dict.size() >> (8 * i)) & 0xff));
+  for (size_t i = 0; i < prefix - 8; ++i)
+    out.push_back(static_cast<char>((dict.size() >> (8 * i)) & 0xff));
   return out + dict + std::string(payload);
 }
 
@@ -34,14 +35,14 @@ std::string Floats(std::vector<float> v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
 }
 
-// Verifies EncodeNpy writes numpy.save's bytes: `np.save(f, np.arange(6, dtype='<f4').reshape(2,3))`
-// produces this 128-byte file.
+// Verifies EncodeNpy writes numpy.save's bytes: `np.save(f, np.arange(6,
+// dtype='<f4').reshape(2,3))` produces this 128-byte file.
 TEST(NpyTest, EncodeMatchesNumpySave) {
   std::vector<float> v = {0, 1, 2, 3, 4, 5};
   std::string enc = EncodeNpy({2, 3}, v);
-  std::string want = Make(
-      1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + std::string(20, ' '),
-      Floats(v));
+  std::string want =
+      Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + std::string(20, ' '),
+           Floats(v));
   EXPECT_EQ(enc, want);
   ASSERT_EQ(enc.size(), 128u + 24u);
   EXPECT_EQ(enc[8], 0x76);  // numpy 1.24's header length for this array
@@ -62,7 +63,7 @@ TEST(NpyTest, RoundTrip) {
     ASSERT_TRUE(a.ok()) << a.status();
     EXPECT_EQ(a->shape, shape);
     ASSERT_EQ(a->data.size(), v.size());
-    EXPECT_EQ(std::memcmp(a->data.data(), v.data(), v.size() * 4), 0);
+    if (!v.empty()) EXPECT_EQ(std::memcmp(a->data.data(), v.data(), v.size() * 4), 0);
   }
 }
 
@@ -124,13 +125,17 @@ TEST(NpyTest, BadFiles) {
       {"trailing", Make(1, ok_dict, two + "x"), "unexpected data"},
       {"no_dict", Make(1, "['descr']", two), "not a dictionary"},
       {"missing_key", Make(1, "{'descr': '<f4', 'shape': (2,), }", two), "must name"},
-      {"unknown_key", Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", two),
+      {"unknown_key",
+       Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", two),
        "unknown key 'x'"},
       {"neg_dim", Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", two),
        "non-negative integers"},
-      {"huge", Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", two),
+      {"huge",
+       Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+            two),
        "too large"},
-      {"overflow", Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", two),
+      {"overflow",
+       Make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", two),
        "non-negative integers"},
       {"unterminated", Make(1, "{'descr': '<f4", two), "'descr' must be a string"},
       {"bool", Make(1, "{'descr': '<f4', 'fortran_order': false, 'shape': (2,), }", two),

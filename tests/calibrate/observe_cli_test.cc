@@ -58,9 +58,10 @@ TEST_F(ObserveCliTest, MinMaxMatchesPyTorch) {
 // Verifies per-channel observers print one entry per channel (PyTorch's values).
 TEST_F(ObserveCliTest, PerChannelLists) {
   Npy(dir_ / "w.npy", {2, 2}, {-1.0f, 2.5f, 0.25f, 0.5f});
-  RunResult r = Run(
-      "--observer 'PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, "
-      "qscheme=per_channel_symmetric)' " + P("w.npy"));
+  RunResult r =
+      Run("--observer 'PerChannelMinMaxObserver(ch_axis=0, dtype=qint8, "
+          "qscheme=per_channel_symmetric)' " +
+          P("w.npy"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   ASSERT_EQ(j["scale"].size(), 2u);
@@ -141,7 +142,8 @@ TEST_F(ObserveCliTest, BadFiles) {
 
 // Verifies spec errors exit 1 with PyTorch's message, and command-line errors exit 2 with usage.
 TEST_F(ObserveCliTest, CommandLineErrors) {
-  RunResult r = Run("--observer 'MinMaxObserver(dtype=qint8, qscheme=per_channel_affine)' " + P("a.npy"));
+  RunResult r =
+      Run("--observer 'MinMaxObserver(dtype=qint8, qscheme=per_channel_affine)' " + P("a.npy"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("qscheme"));
   r = Run("--observer 'NoSuchObserver()' " + P("a.npy"));

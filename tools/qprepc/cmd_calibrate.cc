@@ -17,7 +17,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: qprepc calibrate PLAN.json [--data DIR] [-o QPARAMS.json] [--threads N]\n"
-    "                        [--save-state DIR] [--merge-state DIR]... [--allow-missing] [--quiet]\n"
+    "                        [--save-state DIR] [--merge-state DIR]... [--allow-missing] "
+    "[--quiet]\n"
     "\n"
     "Runs each observer instance of PLAN.json (written by `qprepc prepare --plan`, or\n"
     "tools/torch_reference.py) over .npy batches and writes scale / zero point per observer\n"
@@ -31,7 +32,8 @@ constexpr char kUsage[] =
     "                      a shared observer instance sees the batches of all its insertions\n"
     "  -o, --output FILE   write the qparams JSON here (atomically); default: stdout\n"
     "  --threads N         threads per batch for large tensors (same result for any N)\n"
-    "  --save-state DIR    write every observer's state to DIR (manifest.json, observer_<id>.json)\n"
+    "  --save-state DIR    write every observer's state to DIR (manifest.json, "
+    "observer_<id>.json)\n"
     "  --merge-state DIR   merge a state directory saved for the same plan (repeatable)\n"
     "  --allow-missing     an insertion without batches keeps its observer's defaults\n"
     "  --quiet             no progress on stderr\n"
@@ -111,7 +113,8 @@ int RunCalibrate(const std::vector<std::string>& args) {
   if (!text.ok()) return Fail(text.status());
   absl::StatusOr<observers::CalibrationPlan> plan = observers::ParsePlan(*text);
   if (!plan.ok()) {
-    return Fail(absl::Status(plan.status().code(), absl::StrCat(plan_path, ": ", plan.status().message())));
+    return Fail(
+        absl::Status(plan.status().code(), absl::StrCat(plan_path, ": ", plan.status().message())));
   }
   observers::CalibrateOptions options;
   options.num_threads = threads;

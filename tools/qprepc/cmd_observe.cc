@@ -79,7 +79,8 @@ int RunObserve(const std::vector<std::string>& args) {
       if (!value("--observer", &spec_text)) return Usage("--observer needs a SPEC");
       have_spec = true;
     } else if (a == "--threads" || a.rfind("--threads=", 0) == 0) {
-      if (!value("--threads", &v) || !absl::SimpleAtoi(v, &threads) || threads < 1 || threads > 1024) {
+      if (!value("--threads", &v) || !absl::SimpleAtoi(v, &threads) || threads < 1 ||
+          threads > 1024) {
         return Usage("--threads needs a count from 1 to 1024");
       }
     } else if (a == "--save-state" || a.rfind("--save-state=", 0) == 0) {
@@ -98,10 +99,12 @@ int RunObserve(const std::vector<std::string>& args) {
 
   observers::RegisterExtraCalibrators();
   absl::StatusOr<ObserverSpec> spec = ParseObserverSpec(spec_text);
-  if (!spec.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat("--observer: ", spec.status().message())));
+  if (!spec.ok())
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--observer: ", spec.status().message())));
   observers::ObserverOptions options;
   options.num_threads = threads;
-  absl::StatusOr<std::unique_ptr<observers::Observer>> obs = observers::MakeObserver(*spec, options);
+  absl::StatusOr<std::unique_ptr<observers::Observer>> obs =
+      observers::MakeObserver(*spec, options);
   if (!obs.ok()) return Fail(obs.status());
   observers::Observer& o = **obs;
   if (o.kind() == observers::ObserverKind::kMarker) {
@@ -118,7 +121,8 @@ int RunObserve(const std::vector<std::string>& args) {
   for (const std::string& path : merge_states) {
     absl::StatusOr<std::string> text = ReadFile(path);
     if (!text.ok()) return Fail(text.status());
-    absl::StatusOr<std::unique_ptr<observers::Observer>> other = observers::MakeObserver(*spec, options);
+    absl::StatusOr<std::unique_ptr<observers::Observer>> other =
+        observers::MakeObserver(*spec, options);
     if (!other.ok()) return Fail(other.status());
     absl::Status s = (*other)->LoadState(*text);
     if (s.ok()) s = o.Merge(**other);
@@ -136,7 +140,7 @@ int RunObserve(const std::vector<std::string>& args) {
 
 }  // namespace
 
-QPREPC_COMMAND(observe, "observe", "feed .npy batches to one observer, print its qparams",
-               kUsage, RunObserve);
+QPREPC_COMMAND(observe, "observe", "feed .npy batches to one observer, print its qparams", kUsage,
+               RunObserve);
 
 }  // namespace qprep::cli

@@ -36,7 +36,9 @@ absl::StatusOr<SpecValue> ToSpecValue(const json& v, const std::string& where) {
 
 // PyTorch's default quant range for a dtype (calculate_qmin_qmax without a custom range).
 std::pair<int64_t, int64_t> DefaultRange(const std::string& dtype, bool reduce_range) {
-  if (dtype == "qint8") return reduce_range ? std::pair<int64_t, int64_t>{-64, 63} : std::pair<int64_t, int64_t>{-128, 127};
+  if (dtype == "qint8")
+    return reduce_range ? std::pair<int64_t, int64_t>{-64, 63}
+                        : std::pair<int64_t, int64_t>{-128, 127};
   if (dtype == "quint8") return {0, reduce_range ? 127 : 255};
   if (dtype == "qint32") return {-(int64_t{1} << 31), (int64_t{1} << 31) - 1};
   return {0, 15};
@@ -45,9 +47,10 @@ std::pair<int64_t, int64_t> DefaultRange(const std::string& dtype, bool reduce_r
 // The classes whose plan args carry an effective quant range (UniformQuantizationObserverBase).
 bool HasEffectiveRange(const std::string& cls) {
   static const std::set<std::string> kClasses = {
-      "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
-      "MovingAveragePerChannelMinMaxObserver", "HistogramObserver", "PercentileObserver",
-      "EntropyObserver", "MSEObserver"};
+      "MinMaxObserver",           "MovingAverageMinMaxObserver",
+      "PerChannelMinMaxObserver", "MovingAveragePerChannelMinMaxObserver",
+      "HistogramObserver",        "PercentileObserver",
+      "EntropyObserver",          "MSEObserver"};
   return kClasses.count(cls) > 0;
 }
 
@@ -198,9 +201,11 @@ absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
     }
     ins.observer = e["observer"].get<int64_t>();
     if (ins.observer < 0 || ins.observer >= static_cast<int64_t>(plan.observers.size())) {
-      return PlanError(where, absl::StrCat("observer id ", ins.observer, " is not in \"observers\""));
+      return PlanError(where,
+                       absl::StrCat("observer id ", ins.observer, " is not in \"observers\""));
     }
-    if (!e.contains("value") || !e["value"].is_string()) return PlanError(where, "\"value\" required");
+    if (!e.contains("value") || !e["value"].is_string())
+      return PlanError(where, "\"value\" required");
     ins.value = e["value"].get<std::string>();
     if (e.contains("consumers") && e["consumers"].is_array()) {
       for (const json& c : e["consumers"]) {
@@ -236,7 +241,7 @@ json QParamsToJson(const Observer& observer, const QParams& qp) {
 }
 
 absl::StatusOr<std::unique_ptr<Calibration>> Calibration::Create(CalibrationPlan plan,
-                                                                  CalibrateOptions options) {
+                                                                 CalibrateOptions options) {
   RegisterExtraCalibrators();
   std::unique_ptr<Calibration> c(new Calibration(std::move(plan), options));
   ObserverOptions oo;
@@ -272,7 +277,9 @@ absl::StatusOr<std::vector<std::vector<std::string>>> Calibration::FindBatches(
       const fs::path sub = fs::path(dir) / name;
       if (fs::is_directory(sub, ec)) {
         out[i] = NpyFilesIn(sub, ec);
-        if (ec) return absl::InternalError(absl::StrCat("cannot list ", sub.string(), ": ", ec.message()));
+        if (ec)
+          return absl::InternalError(
+              absl::StrCat("cannot list ", sub.string(), ": ", ec.message()));
         if (!out[i].empty()) break;
       }
       const fs::path file = fs::path(dir) / (name + ".npy");
@@ -286,8 +293,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> Calibration::FindBatches(
   if (!missing.empty() && !options_.allow_missing) {
     const size_t shown = std::min<size_t>(missing.size(), 5);
     return absl::NotFoundError(absl::StrCat(
-        "no .npy batches in '", dir, "' for ", missing.size(), " insertion(s): ",
-        absl::StrJoin(missing.begin(), missing.begin() + shown, ", "),
+        "no .npy batches in '", dir, "' for ", missing.size(),
+        " insertion(s): ", absl::StrJoin(missing.begin(), missing.begin() + shown, ", "),
         missing.size() > shown ? ", ..." : "",
         " (expected DIR/<insertion>/*.npy, DIR/<insertion>.npy, DIR/<value>/*.npy or "
         "DIR/<value>.npy; --allow-missing to skip)"));
@@ -295,8 +302,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> Calibration::FindBatches(
   return out;
 }
 
-absl::Status Calibration::ObserveDir(const std::string& dir,
-                                     const std::function<void(const CalibrateProgress&)>& progress) {
+absl::Status Calibration::ObserveDir(
+    const std::string& dir, const std::function<void(const CalibrateProgress&)>& progress) {
   ASSIGN_OR_RETURN(auto files, FindBatches(dir));
   size_t passes = 0;
   for (const auto& f : files) passes = std::max(passes, f.size());
@@ -309,8 +316,8 @@ absl::Status Calibration::ObserveDir(const std::string& dir,
       ASSIGN_OR_RETURN(NpyArray a, ReadNpy(files[i][pass]));
       absl::Status s = observers_[ins.observer]->Observe(a.data.data(), a.shape);
       if (!s.ok()) {
-        return absl::Status(s.code(), absl::StrCat(files[i][pass], ": insertion ", ins.name,
-                                                   ": ", s.message()));
+        return absl::Status(
+            s.code(), absl::StrCat(files[i][pass], ": insertion ", ins.name, ": ", s.message()));
       }
       ++batches_[ins.observer];
       elements_[ins.observer] += a.num_elements();
@@ -339,8 +346,9 @@ absl::Status Calibration::SaveState(const std::string& dir) const {
                    {"batches", batches_[id]},
                    {"elements", elements_[id]},
                    {"file", absl::StrCat("observer_", id, ".json")}});
-    RETURN_IF_ERROR(WriteFileAtomically((fs::path(dir) / absl::StrCat("observer_", id, ".json")).string(),
-                                        observers_[id]->SerializeState()));
+    RETURN_IF_ERROR(
+        WriteFileAtomically((fs::path(dir) / absl::StrCat("observer_", id, ".json")).string(),
+                            observers_[id]->SerializeState()));
   }
   manifest["observers"] = obs;
   manifest["insertion_files"] = insertion_files_;
@@ -356,8 +364,8 @@ absl::Status Calibration::MergeState(const std::string& dir) {
     return absl::InvalidArgumentError(absl::StrCat(mpath, ": ", what));
   };
   if (m.is_discarded() || !m.is_object()) return bad("not valid JSON");
-  if (m.value("format", std::string()) != "qprep.calibration_state" ||
-      !m.contains("version") || m["version"] != 1) {
+  if (m.value("format", std::string()) != "qprep.calibration_state" || !m.contains("version") ||
+      m["version"] != 1) {
     return bad("not a qprep calibration state (format \"qprep.calibration_state\", version 1)");
   }
   if (!m.contains("observers") || !m["observers"].is_array() ||
@@ -383,10 +391,14 @@ absl::Status Calibration::MergeState(const std::string& dir) {
   }
   for (size_t id = 0; id < observers_.size(); ++id) {
     absl::Status s = observers_[id]->Merge(*loaded[id]);
-    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("merging observer ", id, " from ", dir, ": ", s.message()));
+    if (!s.ok())
+      return absl::Status(s.code(),
+                          absl::StrCat("merging observer ", id, " from ", dir, ": ", s.message()));
     const json& e = m["observers"][id];
-    if (e.contains("batches") && e["batches"].is_number_integer()) batches_[id] += e["batches"].get<int64_t>();
-    if (e.contains("elements") && e["elements"].is_number_integer()) elements_[id] += e["elements"].get<int64_t>();
+    if (e.contains("batches") && e["batches"].is_number_integer())
+      batches_[id] += e["batches"].get<int64_t>();
+    if (e.contains("elements") && e["elements"].is_number_integer())
+      elements_[id] += e["elements"].get<int64_t>();
   }
   if (m.contains("insertion_files") && m["insertion_files"].is_array() &&
       m["insertion_files"].size() == insertion_files_.size()) {
@@ -400,7 +412,9 @@ absl::Status Calibration::MergeState(const std::string& dir) {
 }
 
 absl::StatusOr<json> Calibration::Result() const {
-  json out = {{"format", "qprep.qparams"}, {"version", 1}, {"graph", plan_.graph},
+  json out = {{"format", "qprep.qparams"},
+              {"version", 1},
+              {"graph", plan_.graph},
               {"backend", plan_.backend}};
   json obs = json::array();
   std::vector<json> per_observer(observers_.size());
@@ -416,8 +430,9 @@ absl::StatusOr<json> Calibration::Result() const {
     if (o.kind() != ObserverKind::kMarker) {
       absl::StatusOr<QParams> qp = o.CalculateQParams();
       if (!qp.ok()) {
-        return absl::Status(qp.status().code(), absl::StrCat("observer ", id, " (", o.spec().ToString(),
-                                                            "): ", qp.status().message()));
+        return absl::Status(
+            qp.status().code(),
+            absl::StrCat("observer ", id, " (", o.spec().ToString(), "): ", qp.status().message()));
       }
       json q = QParamsToJson(o, *qp);
       e["dtype"] = std::string(DtypeName(qp->dtype));
@@ -434,8 +449,11 @@ absl::StatusOr<json> Calibration::Result() const {
   json ins = json::array();
   for (size_t i = 0; i < plan_.insertions.size(); ++i) {
     const PlanInsertion& p = plan_.insertions[i];
-    json e = {{"name", p.name}, {"observer", p.observer}, {"value", p.value},
-              {"consumers", p.consumers}, {"files", insertion_files_[i]}};
+    json e = {{"name", p.name},
+              {"observer", p.observer},
+              {"value", p.value},
+              {"consumers", p.consumers},
+              {"files", insertion_files_[i]}};
     if (!per_observer[p.observer].is_null()) {
       e["scale"] = per_observer[p.observer]["scale"];
       e["zero_point"] = per_observer[p.observer]["zero_point"];

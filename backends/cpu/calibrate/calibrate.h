@@ -71,10 +71,10 @@ struct CalibrateOptions {
 
 // Reported after each pass (batch index) over the insertions.
 struct CalibrateProgress {
-  int64_t pass = 0;         // 1-based
+  int64_t pass = 0;  // 1-based
   int64_t num_passes = 0;
-  int64_t files_done = 0;   // over all passes so far
-  int64_t bytes_done = 0;   // float data bytes fed so far
+  int64_t files_done = 0;  // over all passes so far
+  int64_t bytes_done = 0;  // float data bytes fed so far
 };
 
 class Calibration {

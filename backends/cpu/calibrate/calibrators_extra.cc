@@ -48,8 +48,7 @@ int Pow2Histogram::FitExp(double lo, double hi, int from) const {
   for (;; ++e) {
     const double a = std::floor(std::ldexp(hi, -e));
     const double b = std::floor(std::ldexp(lo, -e));
-    if (a - b < static_cast<double>(num_bins_) && std::fabs(a) < kTwo53 &&
-        std::fabs(b) < kTwo53) {
+    if (a - b < static_cast<double>(num_bins_) && std::fabs(a) < kTwo53 && std::fabs(b) < kTwo53) {
       return e;
     }
   }
@@ -58,7 +57,8 @@ int Pow2Histogram::FitExp(double lo, double hi, int from) const {
 void Pow2Histogram::Rebin(int e, float hmin, float hmax) {
   const int64_t new_lo =
       abs_ ? 0 : static_cast<int64_t>(std::floor(std::ldexp(static_cast<double>(hmin), -e)));
-  const int64_t new_hi = static_cast<int64_t>(std::floor(std::ldexp(static_cast<double>(hmax), -e)));
+  const int64_t new_hi =
+      static_cast<int64_t>(std::floor(std::ldexp(static_cast<double>(hmax), -e)));
   std::vector<int64_t> counts(static_cast<size_t>(new_hi - new_lo + 1), 0);
   const int d = e - exp_;
   for (size_t i = 0; i < counts_.size(); ++i) {
@@ -131,11 +131,16 @@ absl::Status Pow2Histogram::Merge(const Pow2Histogram& other) {
 }
 
 nlohmann::json Pow2Histogram::ToJson() const {
-  return nlohmann::json{{"bins", num_bins_},        {"abs", abs_},
-                        {"exp", exp_},              {"lo", lo_},
-                        {"counts", counts_},        {"total", total_},
-                        {"nonfinite", nonfinite_},  {"hmin_bits", Bits(hmin_)},
-                        {"hmax_bits", Bits(hmax_)}, {"xmin_bits", Bits(xmin_)},
+  return nlohmann::json{{"bins", num_bins_},
+                        {"abs", abs_},
+                        {"exp", exp_},
+                        {"lo", lo_},
+                        {"counts", counts_},
+                        {"total", total_},
+                        {"nonfinite", nonfinite_},
+                        {"hmin_bits", Bits(hmin_)},
+                        {"hmax_bits", Bits(hmax_)},
+                        {"xmin_bits", Bits(xmin_)},
                         {"xmax_bits", Bits(xmax_)}};
 }
 
@@ -339,8 +344,7 @@ absl::StatusOr<std::pair<float, float>> EntropyRange(const ObserverSpec& spec,
   return FromThreshold(h, h.Edge(best_i));
 }
 
-absl::StatusOr<std::pair<float, float>> MseRange(const ObserverSpec& spec,
-                                                 const Pow2Histogram& h) {
+absl::StatusOr<std::pair<float, float>> MseRange(const ObserverSpec& spec, const Pow2Histogram& h) {
   RETURN_IF_ERROR(CheckData(h));
   const int64_t num_candidates = IntArg(spec, "num_candidates", 512);
   const std::vector<int64_t>& c = h.counts();
@@ -492,8 +496,9 @@ absl::StatusOr<std::unique_ptr<Observer>> MakeExtraCalibrator(const ObserverSpec
   const QScheme qs = spec.qscheme();
   if (qs != QScheme::kPerTensorAffine && qs != QScheme::kPerTensorSymmetric) {
     return absl::InvalidArgumentError(
-        absl::StrCat(spec.class_name, " is per-tensor only (qscheme per_tensor_affine or "
-                                      "per_tensor_symmetric)"));
+        absl::StrCat(spec.class_name,
+                     " is per-tensor only (qscheme per_tensor_affine or "
+                     "per_tensor_symmetric)"));
   }
   const int64_t bins = IntArg(spec, "bins", 2048);
   if (bins < 2 || bins > (int64_t{1} << 24)) {
@@ -502,8 +507,7 @@ absl::StatusOr<std::unique_ptr<Observer>> MakeExtraCalibrator(const ObserverSpec
   if (method == Method::kEntropy) {
     const int64_t nq = IntArg(spec, "num_quantized_bins", 128);
     if (nq < 2 || nq > bins) {
-      return absl::InvalidArgumentError(
-          "EntropyObserver: num_quantized_bins must be in [2, bins]");
+      return absl::InvalidArgumentError("EntropyObserver: num_quantized_bins must be in [2, bins]");
     }
   }
   if (method == Method::kMse && IntArg(spec, "num_candidates", 512) > 100000) {

@@ -92,8 +92,7 @@ absl::StatusOr<std::pair<float, float>> PercentileRange(const ObserverSpec& spec
                                                         const Pow2Histogram& h);
 absl::StatusOr<std::pair<float, float>> EntropyRange(const ObserverSpec& spec,
                                                      const Pow2Histogram& h);
-absl::StatusOr<std::pair<float, float>> MseRange(const ObserverSpec& spec,
-                                                 const Pow2Histogram& h);
+absl::StatusOr<std::pair<float, float>> MseRange(const ObserverSpec& spec, const Pow2Histogram& h);
 
 // Registers PercentileObserver, EntropyObserver and MSEObserver with MakeObserver. Idempotent;
 // call it before MakeObserver (the calibration driver and the commands do).

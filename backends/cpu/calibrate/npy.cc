@@ -31,9 +31,8 @@ class HeaderScanner {
   explicit HeaderScanner(std::string_view text) : text_(text) {}
 
   void SkipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-            text_[pos_] == '\r'))
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
       ++pos_;
   }
   bool Consume(char c) {
@@ -107,7 +106,8 @@ absl::StatusOr<Header> ParseHeader(std::string_view text) {
   while (!s.Consume('}')) {
     std::optional<std::string> key = s.String();
     if (!key) return Bad("header dictionary: quoted key expected");
-    if (!s.Consume(':')) return Bad(absl::StrCat("header dictionary: ':' expected after '", *key, "'"));
+    if (!s.Consume(':'))
+      return Bad(absl::StrCat("header dictionary: ':' expected after '", *key, "'"));
     if (*key == "descr") {
       h.descr = s.String();
       if (!h.descr) return Bad("header: 'descr' must be a string (a dtype like '<f4')");
@@ -171,10 +171,10 @@ absl::StatusOr<NpyArray> ParseNpy(std::string_view bytes) {
   ASSIGN_OR_RETURN(Header h, ParseHeader(header_text));
 
   if (*h.descr != "<f4") {
-    std::string hint = *h.descr == ">f4" ? " (big-endian float32)"
-                                         : "; convert with arr.astype(numpy.float32)";
-    return Bad(absl::StrCat("dtype '", *h.descr, "' is not supported: qprep reads float32 '<f4'",
-                            hint));
+    std::string hint =
+        *h.descr == ">f4" ? " (big-endian float32)" : "; convert with arr.astype(numpy.float32)";
+    return Bad(
+        absl::StrCat("dtype '", *h.descr, "' is not supported: qprep reads float32 '<f4'", hint));
   }
   if (*h.fortran_order) {
     return Bad("Fortran-order arrays are not supported; save numpy.ascontiguousarray(arr)");
@@ -193,7 +193,8 @@ absl::StatusOr<NpyArray> ParseNpy(std::string_view bytes) {
                             want, " bytes, the file has ", data.size()));
   }
   if (data.size() > want) {
-    return Bad(absl::StrCat(data.size() - want, " bytes of unexpected data after the array of shape (",
+    return Bad(absl::StrCat(data.size() - want,
+                            " bytes of unexpected data after the array of shape (",
                             absl::StrJoin(*h.shape, ", "), ")"));
   }
   NpyArray out;
@@ -214,7 +215,8 @@ std::string EncodeNpy(const std::vector<int64_t>& shape, std::span<const float> 
   std::string dims;
   for (int64_t d : shape) absl::StrAppend(&dims, d, shape.size() == 1 ? "," : ", ");
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string dict = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", dims, "), }");
+  std::string dict =
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", dims, "), }");
   // numpy reserves room for the first axis to grow to 21 digits (GROWTH_AXIS_MAX_DIGITS), then
   // pads the header with spaces so that the data starts on a 64-byte boundary, and ends it with a
   // newline.
@@ -232,9 +234,12 @@ std::string EncodeNpy(const std::vector<int64_t>& shape, std::span<const float> 
   out.push_back(static_cast<char>(major));
   out.push_back(0);
   size_t len = dict.size();
-  for (int i = 0; i < (major == 1 ? 2 : 4); ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  for (int i = 0; i < (major == 1 ? 2 : 4); ++i)
+    out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
   out += dict;
-  out.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+  if (!data.empty()) {
+    out.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+  }
   return out;
 }
 
