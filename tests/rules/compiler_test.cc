@@ -2,8 +2,10 @@
 // engine::QConfigMapping / BackendConfig / QConfig), beyond the golden diagnostics.
 #include "rules/compiler.h"
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/facts.h"
 #include "engine/stratify.h"
@@ -257,6 +259,36 @@ r: x(N) :- nodez(N, _).
   EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:5:12: error: unknown relation `nodez`"));
   // The status carries the same rendered text for callers that only see the Status.
   EXPECT_THAT(std::string(r.out.status().message()), HasSubstr("unknown relation `nodez`"));
+}
+
+TEST(Compiler, IncludesUseTheSearchPathAndAreReadOnce) {
+  // a.qr includes "lib/base.qr" (found on the search path) twice, directly and through b.qr.
+  std::map<std::string, std::string> files = {
+      {"/src/a.qr",
+       "include \"lib/base.qr\";\ninclude \"b.qr\";\n"
+       "backend top extends base { op torch.cat { dtypes: [w8]; } }\n"},
+      {"/src/b.qr", "include \"lib/base.qr\";\n"},
+      {"/rules/lib/base.qr",
+       "dtype_config w8 = {input: quint8, output: quint8};\n"
+       "backend base { op operator.add { dtypes: [w8]; } }\n"}};
+  std::vector<std::string> reads;
+  CompileOptions options;
+  options.search_paths = {"/rules"};
+  options.read_file = [&](const std::string& p) -> absl::StatusOr<std::string> {
+    reads.push_back(p);
+    auto it = files.find(p);
+    if (it == files.end()) return absl::NotFoundError(p);
+    return it->second;
+  };
+  DiagnosticSink sink;
+  auto out = CompileFiles({"/src/a.qr"}, options, &sink);
+  ASSERT_TRUE(out.ok()) << sink.Render();
+  EXPECT_EQ(out->files.size(), 3u);  // base.qr once, though included twice
+  ASSERT_EQ(out->backends.at("top").configs.size(), 2u);
+  EXPECT_EQ(out->backends.at("top").configs[0].pattern.op.name, "operator.add");
+  // The including file's directory is tried before the search path.
+  EXPECT_EQ(reads[1], "/src/lib/base.qr");
+  EXPECT_EQ(reads[2], "/rules/lib/base.qr");
 }
 
 TEST(Compiler, DeepNestingIsAnErrorNotAStackOverflow) {
