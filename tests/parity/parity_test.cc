@@ -64,7 +64,7 @@ std::vector<ParityCase> LoadCases() {
     c.id = e.value("id", "");
     c.entry = e;
     c.extra = extras.is_object() && extras["cases"].contains(c.id) ? extras["cases"][c.id]
-                                                                    : nlohmann::json::object();
+                                                                   : nlohmann::json::object();
     cases.push_back(std::move(c));
   }
   return cases;
@@ -196,12 +196,14 @@ TEST_P(ParityTest, SamePlacementAsReference) {
   if (c.extra.contains("standalone_modules") && c.entry.contains("standalone_qg")) {
     for (const auto& sm : c.extra["standalone_modules"]) {
       const std::string name = sm["name"].get<std::string>();
-      ASSERT_TRUE(golden.contains("standalone_modules") && golden["standalone_modules"].contains(name));
+      ASSERT_TRUE(golden.contains("standalone_modules") &&
+                  golden["standalone_modules"].contains(name));
       prepare::PrepareOptions child = options;
       child.custom = {};
       child.custom.input_quantized_idxs = Idxs(sm, "input_quantized_idxs");
       child.custom.output_quantized_idxs = Idxs(sm, "output_quantized_idxs");
-      PrepareRun child_run = PrepareGraph(kData / c.entry["standalone_qg"][name].get<std::string>(), child);
+      PrepareRun child_run =
+          PrepareGraph(kData / c.entry["standalone_qg"][name].get<std::string>(), child);
       ASSERT_TRUE(child_run.status.ok()) << child_run.status.message();
       nlohmann::json child_ref = golden["standalone_modules"][name];
       child_ref["format"] = golden["format"];  // the nested placement has no header of its own

@@ -15,8 +15,8 @@ namespace qprep::cli {
 struct PrepareFlags {
   std::string model;
   std::string backend = "fbgemm";
-  std::string qconfig;          // --qconfig FILE.qr
-  std::string qconfig_mapping;  // --qconfig-mapping NAME
+  std::string qconfig;                   // --qconfig FILE.qr
+  std::string qconfig_mapping;           // --qconfig-mapping NAME
   std::vector<std::string> extra_rules;  // --rules FILE.qr (repeatable)
   std::vector<std::string> search_paths;
   bool qat = false;
