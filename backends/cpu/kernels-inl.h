@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "backends/cpu/kernels.h"
@@ -27,37 +28,69 @@ namespace qprep::observers::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Running min / max with a sticky NaN flag (two independent accumulators hide latency).
+// True if p[0, n) holds a NaN (the exact check behind the cheap detectors below).
+HWY_INLINE bool AnyNaN(const float* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(p[i])) return true;
+  }
+  return false;
+}
+
+// Running min / max with PyTorch's sticky NaN. Four independent Min / Max accumulator pairs hide
+// latency. NaN is detected cheaply: one Add per vector into a per-chunk sum, which is NaN if the
+// chunk holds a NaN (NaN propagates through addition); a NaN sum without a NaN in the data (+inf
+// and -inf together, or an overflow to inf meeting the opposite inf) only triggers the exact
+// re-scan of that chunk, so the result never depends on the detector. Min(v, acc) is
+// `v < acc ? v : acc` on x86 (the reference's comparison, so a lane keeps the first of +0 / -0).
 HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io, float* max_io) {
   if (std::isnan(*min_io) || std::isnan(*max_io)) return;
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   auto vmin0 = hn::Set(d, *min_io), vmax0 = hn::Set(d, *max_io);
-  auto vmin1 = vmin0, vmax1 = vmax0;
-  auto nan = hn::Zero(d);  // lanes become all-ones where a NaN was seen
+  auto vmin1 = vmin0, vmax1 = vmax0, vmin2 = vmin0, vmax2 = vmax0, vmin3 = vmin0, vmax3 = vmax0;
+  // Elements per NaN check: a multiple of 4 vectors, small enough that a false alarm re-scans
+  // little and an overflowing sum is unlikely, large enough that the check is free.
+  const size_t chunk = std::max<size_t>(4 * N, 4096 / (4 * N) * (4 * N));
   size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto a = hn::LoadU(d, p + i);
-    const auto b = hn::LoadU(d, p + i + N);
-    vmin0 = hn::Min(vmin0, a);
-    vmax0 = hn::Max(vmax0, a);
-    vmin1 = hn::Min(vmin1, b);
-    vmax1 = hn::Max(vmax1, b);
-    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::Not(hn::Eq(a, a))),
-                             hn::VecFromMask(d, hn::Not(hn::Eq(b, b)))));
+  while (i + 4 * N <= n) {
+    const size_t begin = i;
+    const size_t end = i + std::min(chunk, (n - i) / (4 * N) * (4 * N));
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+    for (; i < end; i += 4 * N) {
+      const auto a = hn::LoadU(d, p + i);
+      const auto b = hn::LoadU(d, p + i + N);
+      const auto c = hn::LoadU(d, p + i + 2 * N);
+      const auto e = hn::LoadU(d, p + i + 3 * N);
+      vmin0 = hn::Min(a, vmin0);
+      vmax0 = hn::Max(a, vmax0);
+      vmin1 = hn::Min(b, vmin1);
+      vmax1 = hn::Max(b, vmax1);
+      vmin2 = hn::Min(c, vmin2);
+      vmax2 = hn::Max(c, vmax2);
+      vmin3 = hn::Min(e, vmin3);
+      vmax3 = hn::Max(e, vmax3);
+      s0 = hn::Add(s0, hn::Add(a, b));
+      s1 = hn::Add(s1, hn::Add(c, e));
+    }
+    const auto s = hn::Add(s0, s1);
+    if (!hn::AllTrue(d, hn::Eq(s, s)) && AnyNaN(p + begin, end - begin)) {
+      *min_io = *max_io = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
   }
   for (; i + N <= n; i += N) {
     const auto a = hn::LoadU(d, p + i);
-    vmin0 = hn::Min(vmin0, a);
-    vmax0 = hn::Max(vmax0, a);
-    nan = hn::Or(nan, hn::VecFromMask(d, hn::Not(hn::Eq(a, a))));
+    if (!hn::AllTrue(d, hn::Eq(a, a))) {  // Ne is ordered: Eq is false exactly for NaN
+      *min_io = *max_io = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
+    vmin0 = hn::Min(a, vmin0);
+    vmax0 = hn::Max(a, vmax0);
   }
-  if (!hn::AllFalse(d, hn::MaskFromVec(nan))) {
-    *min_io = *max_io = std::numeric_limits<float>::quiet_NaN();
-    return;
-  }
-  float mn = hn::GetLane(hn::MinOfLanes(d, hn::Min(vmin0, vmin1)));
-  float mx = hn::GetLane(hn::MaxOfLanes(d, hn::Max(vmax0, vmax1)));
+  float mn = hn::GetLane(
+      hn::MinOfLanes(d, hn::Min(hn::Min(vmin0, vmin1), hn::Min(vmin2, vmin3))));
+  float mx = hn::GetLane(
+      hn::MaxOfLanes(d, hn::Max(hn::Max(vmax0, vmax1), hn::Max(vmax2, vmax3))));
   for (; i < n; ++i) {
     const float x = p[i];
     if (std::isnan(x)) {
@@ -93,21 +126,56 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
   const size_t block = channels * inner;
   std::vector<float> amin(block, std::numeric_limits<float>::infinity());
   std::vector<float> amax(block, -std::numeric_limits<float>::infinity());
-  for (size_t o = 0; o < outer; ++o) {
-    const float* row = p + o * block;
-    size_t i = 0;
-    for (; i + N <= block; i += N) {
-      const auto v = hn::LoadU(d, row + i);
-      const auto isnan = hn::Not(hn::Eq(v, v));  // Ne is ordered: false for NaN
-      const auto a = hn::LoadU(d, amin.data() + i);
-      const auto b = hn::LoadU(d, amax.data() + i);
-      hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Lt(v, a)), v, a), d, amin.data() + i);
-      hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Gt(v, b)), v, b), d, amax.data() + i);
+  // Fast pass: plain Min / Max per lane, NaN detected by one Add per vector into a sum (NaN iff
+  // a NaN was read, or +inf meets -inf / an overflowing sum: then only the exact pass re-runs).
+  bool exact_pass = false;
+  {
+    auto s = hn::Zero(d);
+    size_t tail_nan = 0;
+    for (size_t o = 0; o < outer; ++o) {
+      const float* row = p + o * block;
+      size_t i = 0;
+      for (; i + N <= block; i += N) {
+        const auto v = hn::LoadU(d, row + i);
+        hn::StoreU(hn::Min(v, hn::LoadU(d, amin.data() + i)), d, amin.data() + i);
+        hn::StoreU(hn::Max(v, hn::LoadU(d, amax.data() + i)), d, amax.data() + i);
+        s = hn::Add(s, v);
+      }
+      for (; i < block; ++i) {
+        const float x = row[i];
+        tail_nan |= std::isnan(x);
+        amin[i] = x < amin[i] ? x : amin[i];
+        amax[i] = x > amax[i] ? x : amax[i];
+      }
+      // Reset the sum per row so an overflow to inf cannot meet the other inf across rows.
+      if (!hn::AllTrue(d, hn::Eq(s, s))) {
+        exact_pass = true;
+        break;
+      }
+      s = hn::Zero(d);
     }
-    for (; i < block; ++i) {
-      const float x = row[i];
-      if (std::isnan(x) || x < amin[i]) amin[i] = x;
-      if (std::isnan(x) || x > amax[i]) amax[i] = x;
+    exact_pass = exact_pass || tail_nan;
+  }
+  // Exact pass (only when the fast pass may have seen a NaN): lane-wise NaN-propagating select.
+  if (exact_pass) {
+    std::fill(amin.begin(), amin.end(), std::numeric_limits<float>::infinity());
+    std::fill(amax.begin(), amax.end(), -std::numeric_limits<float>::infinity());
+    for (size_t o = 0; o < outer; ++o) {
+      const float* row = p + o * block;
+      size_t i = 0;
+      for (; i + N <= block; i += N) {
+        const auto v = hn::LoadU(d, row + i);
+        const auto isnan = hn::Not(hn::Eq(v, v));  // Ne is ordered: false for NaN
+        const auto a = hn::LoadU(d, amin.data() + i);
+        const auto b = hn::LoadU(d, amax.data() + i);
+        hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Lt(v, a)), v, a), d, amin.data() + i);
+        hn::StoreU(hn::IfThenElse(hn::Or(isnan, hn::Gt(v, b)), v, b), d, amax.data() + i);
+      }
+      for (; i < block; ++i) {
+        const float x = row[i];
+        if (std::isnan(x) || x < amin[i]) amin[i] = x;
+        if (std::isnan(x) || x > amax[i]) amax[i] = x;
+      }
     }
   }
   for (size_t c = 0; c < channels; ++c) {
