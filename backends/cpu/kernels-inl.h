@@ -195,8 +195,8 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
 }
 
 // histc counts: bin indices for a block of kBlock values are computed N at a time into a local
-// buffer, then counted into four interleaved sub-histograms (so runs of one bin, e.g. ReLU zeros,
-// do not serialize on one counter), summed at the end. Separating the two phases lets the
+// buffer, then counted into eight interleaved sub-histograms (so runs of one bin, e.g. ReLU
+// zeros, do not serialize on one counter), summed into `counts` periodically. Separating the two phases lets the
 // vector arithmetic and the scalar increments overlap.
 //
 // The bin is trunc(z), z = fl(fl(t / r) * B), t = fl(x - lo), r = hi - lo (PyTorch's float32
@@ -209,64 +209,88 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
 // bounds truncate to the same integer, so does z. A vector with any lane near a bin edge (about
 // 1 in 100 for 2048 bins) recomputes its bins with the divide. Tiny t (underflow) gives z, z' < 1,
 // bin 0 either way. The shortcut is used only when r and 1 / r are finite and normal and
-// B <= 2^24 (exact in float32; z fits int32).
+// B <= 2^22 (so the bins convert to integers exactly through a 2^23 add).
 static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
                                                uint32_t bins, uint32_t* counts) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
-  constexpr size_t kBlock = 512;
+  constexpr size_t kBlock = 128;
   const float range = hi - lo;
   const float inv = 1.0f / range;
   const bool use_reciprocal = std::isnormal(range) && std::isnormal(inv) &&
-                              bins <= (uint32_t{1} << 24);
+                              bins <= (uint32_t{1} << 22);
   const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vrange = hn::Set(d, range);
   const auto vinv = hn::Set(d, inv);
   const auto veps = hn::Set(d, 4.76837158203125e-07f);  // 2^-21 = 8u
   const auto vbins = hn::Set(d, static_cast<float>(bins));
   const auto vlast = hn::Set(di, static_cast<int32_t>(bins - 1));
   const auto vskip = hn::Set(di, static_cast<int32_t>(bins));  // a spare slot for skipped values
+  const auto vlastf = hn::Set(d, static_cast<float>(bins - 1));
+  const auto vskipf = hn::Set(d, static_cast<float>(bins));
+  const auto vmagic = hn::Set(d, 8388608.0f);  // 2^23: k + 2^23 has k in its low mantissa bits
+  const auto vmagici = hn::BitCast(di, vmagic);
+  // Eight uint16 sub-histograms (8 x 4 KB for 2048 bins: they stay in L1 beside the input
+  // stream), flushed into `counts` before any counter can wrap: a block of `len` values adds at
+  // most len / 8 + 7 to one sub-histogram, so 800 blocks of <= 512 add < 2^16.
+  constexpr size_t kSubs = 8;
+  constexpr size_t kBlocksPerFlush = 65535 / (kBlock / kSubs + kSubs);
   const size_t stride = bins + 1;
-  std::vector<uint32_t> sub(4 * stride, 0);
-  uint32_t* s0 = sub.data();
-  uint32_t* s1 = s0 + stride;
-  uint32_t* s2 = s1 + stride;
-  uint32_t* s3 = s2 + stride;
+  std::vector<uint16_t> sub(kSubs * stride, 0);
+  uint16_t* const s0 = sub.data();
+  const auto flush = [&] {
+    for (uint32_t b = 0; b < bins; ++b) {
+      uint32_t sum = 0;
+      for (size_t j = 0; j < kSubs; ++j) sum += s0[j * stride + b];
+      counts[b] += sum;
+    }
+    std::fill(sub.begin(), sub.end(), uint16_t{0});
+  };
+  size_t blocks = 0;
   HWY_ALIGN int32_t idx[kBlock];
   size_t i = 0;
   const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 512 on SVE)
   while (i + N <= n) {
     const size_t len = std::min(block, (n - i) / N * N);
-    for (size_t k = 0; k < len; k += N) {
-      const auto v = hn::LoadU(d, p + i + k);
-      const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
-      const auto t = hn::Sub(v, vlo);
-      hn::Vec<decltype(di)> pos;
-      bool exact = false;
-      if (use_reciprocal) {
-        // Out-of-range lanes are zeroed before conversion, so no conversion overflows.
+    if (use_reciprocal) {
+      for (size_t k = 0; k < len; k += N) {
+        const auto v = hn::LoadU(d, p + i + k);
+        const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
+        const auto t = hn::Sub(v, vlo);
+        // Out-of-range lanes are zeroed, so every value below is in [0, bins * (1 + 2^-20)]:
+        // truncation is Floor, and integers up to 2^22 convert exactly through the magic add.
         const auto z = hn::IfThenElseZero(in, hn::Mul(hn::Mul(t, vinv), vbins));
         const auto m = hn::Mul(z, veps);
-        pos = hn::ConvertTo(di, hn::Sub(z, m));
-        exact = hn::AllTrue(di, hn::Eq(pos, hn::ConvertTo(di, hn::Add(z, m))));
+        auto bin = hn::Floor(hn::Sub(z, m));
+        if (HWY_UNLIKELY(!hn::AllTrue(d, hn::Eq(bin, hn::Floor(hn::Add(z, m)))))) {
+          bin = hn::Floor(hn::IfThenElseZero(in, hn::Mul(hn::Div(t, vrange), vbins)));
+        }
+        const auto slot = hn::IfThenElse(in, hn::Min(bin, vlastf), vskipf);
+        hn::Store(hn::Sub(hn::BitCast(di, hn::Add(slot, vmagic)), vmagici), di, idx + k);
       }
-      if (!exact) {
-        pos = hn::ConvertTo(di, hn::IfThenElseZero(in, hn::Mul(hn::Div(t, vrange), vbins)));
+    } else {
+      for (size_t k = 0; k < len; k += N) {
+        const auto v = hn::LoadU(d, p + i + k);
+        const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
+        const auto scaled = hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins);
+        // Out-of-range lanes are replaced before conversion, so no conversion overflows.
+        const auto pos = hn::ConvertTo(di, hn::IfThenElseZero(in, scaled));
+        hn::Store(hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip), di,
+                  idx + k);
       }
-      hn::Store(hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip), di,
-                idx + k);
     }
     size_t k = 0;
-    for (; k + 4 <= len; k += 4) {
-      ++s0[idx[k]];
-      ++s1[idx[k + 1]];
-      ++s2[idx[k + 2]];
-      ++s3[idx[k + 3]];
+    for (; k + kSubs <= len; k += kSubs) {
+      for (size_t j = 0; j < kSubs; ++j) ++s0[j * stride + idx[k + j]];
     }
     for (; k < len; ++k) ++s0[idx[k]];
     i += len;
+    if (++blocks == kBlocksPerFlush) {
+      flush();
+      blocks = 0;
+    }
   }
-  for (uint32_t k = 0; k < bins; ++k) counts[k] += s0[k] + s1[k] + s2[k] + s3[k];
+  if (blocks != 0) flush();
   reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
 }
 
