@@ -374,7 +374,7 @@ absl::StatusOr<std::map<std::string, SpecValue>> Bind(
     }
     seen_keyword = true;
     auto it =
-        std::find_if(c.args.begin(), c.args.end(), [&](const ArgDef& d) { return d.name == name; });
+        std::find_if(c.args.begin(), c.args.end(), [&, &name = name](const ArgDef& d) { return d.name == name; });
     if (it == c.args.end()) {
       if (extra != nullptr) {
         extra->emplace_back(name, value);
@@ -540,7 +540,7 @@ absl::StatusOr<ObserverSpec> MakeFakeQuant(
       for (const auto& [k, v] : nested.args) {
         if (k == "has_customized_qrange" && range_given) continue;
         bool overridden = std::any_of(inner_kwargs.begin(), inner_kwargs.end(),
-                                      [&](auto& kv) { return kv.first == k; });
+                                      [&, &k = k](auto& kv) { return kv.first == k; });
         if (!overridden) merged.emplace_back(k, v);
       }
       merged.insert(merged.end(), inner_kwargs.begin(), inner_kwargs.end());

@@ -23,7 +23,7 @@ json SpecArgsToJson(const ObserverSpec& spec) {
   for (const auto& [k, v] : spec.args) {
     if (k == "observer") continue;  // the inner observer is written as an object
     std::visit(
-        [&](const auto& x) {
+        [&, &k = k](const auto& x) {
           using T = std::decay_t<decltype(x)>;
           if constexpr (std::is_same_v<T, std::monostate>) {
             args[k] = nullptr;
@@ -327,7 +327,7 @@ std::vector<std::string> ComparePlans(const Plan& expected, const Plan& actual) 
     const std::set<std::string>& a_group = act_groups.at(key);
     if (e_group == a_group || reported.contains(e_group)) continue;
     reported.insert(e_group);
-    auto fmt = [&](const std::set<std::string>& g) {
+    auto fmt = [&, &key = key](const std::set<std::string>& g) {
       std::vector<std::string> others;
       for (const std::string& k : g) {
         if (k != key) others.push_back(k);
