@@ -130,11 +130,48 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
   // a NaN was read, or +inf meets -inf / an overflowing sum: then only the exact pass re-runs).
   bool exact_pass = false;
   {
+    // Columns in tiles of four vectors whose min / max stay in registers while the tile walks
+    // down all `outer` rows (one load per vector instead of three loads and two stores).
+    const size_t tiled = outer > 1 ? block / (4 * N) * (4 * N) : 0;
+    for (size_t j = 0; j < tiled && !exact_pass; j += 4 * N) {
+      const float* col = p + j;
+      auto mn0 = hn::LoadU(d, col), mn1 = hn::LoadU(d, col + N);
+      auto mn2 = hn::LoadU(d, col + 2 * N), mn3 = hn::LoadU(d, col + 3 * N);
+      auto mx0 = mn0, mx1 = mn1, mx2 = mn2, mx3 = mn3;
+      auto s0 = hn::Add(mn0, mn1), s1 = hn::Add(mn2, mn3);
+      for (size_t o = 1; o < outer; ++o) {
+        const float* row = col + o * block;
+        const auto a = hn::LoadU(d, row);
+        const auto b = hn::LoadU(d, row + N);
+        const auto c = hn::LoadU(d, row + 2 * N);
+        const auto e = hn::LoadU(d, row + 3 * N);
+        mn0 = hn::Min(a, mn0);
+        mx0 = hn::Max(a, mx0);
+        mn1 = hn::Min(b, mn1);
+        mx1 = hn::Max(b, mx1);
+        mn2 = hn::Min(c, mn2);
+        mx2 = hn::Max(c, mx2);
+        mn3 = hn::Min(e, mn3);
+        mx3 = hn::Max(e, mx3);
+        s0 = hn::Add(s0, hn::Add(a, b));
+        s1 = hn::Add(s1, hn::Add(c, e));
+      }
+      const auto sum = hn::Add(s0, s1);
+      exact_pass = !hn::AllTrue(d, hn::Eq(sum, sum));
+      hn::StoreU(mn0, d, amin.data() + j);
+      hn::StoreU(mn1, d, amin.data() + j + N);
+      hn::StoreU(mn2, d, amin.data() + j + 2 * N);
+      hn::StoreU(mn3, d, amin.data() + j + 3 * N);
+      hn::StoreU(mx0, d, amax.data() + j);
+      hn::StoreU(mx1, d, amax.data() + j + N);
+      hn::StoreU(mx2, d, amax.data() + j + 2 * N);
+      hn::StoreU(mx3, d, amax.data() + j + 3 * N);
+    }
     auto s = hn::Zero(d);
     size_t tail_nan = 0;
-    for (size_t o = 0; o < outer; ++o) {
+    for (size_t o = 0; o < outer && !exact_pass; ++o) {
       const float* row = p + o * block;
-      size_t i = 0;
+      size_t i = tiled;
       for (; i + N <= block; i += N) {
         const auto v = hn::LoadU(d, row + i);
         hn::StoreU(hn::Min(v, hn::LoadU(d, amin.data() + i)), d, amin.data() + i);
