@@ -389,6 +389,43 @@ static HWY_NOINLINE void FakeQuantizePerChannelKernel(const float* in, size_t ou
                                       quant_max, out);
     return;
   }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  if (inner < 4 * N && outer > 1) {
+    // Short runs (e.g. ch_axis=1 of a 3x3 weight: runs of 9): vectorize across channels with the
+    // scale / zero point expanded to one [channels * inner] row, the same lane operations as
+    // FakeQuantRun's divide form.
+    const size_t block = channels * inner;
+    std::vector<float> sc(block), zp(block);
+    for (size_t c = 0; c < channels; ++c) {
+      std::fill(sc.begin() + c * inner, sc.begin() + (c + 1) * inner, scale[c]);
+      std::fill(zp.begin() + c * inner, zp.begin() + (c + 1) * inner,
+                static_cast<float>(zero_point[c]));
+    }
+    const auto vqmin = hn::Set(d, static_cast<float>(quant_min));
+    const auto vqmax = hn::Set(d, static_cast<float>(quant_max));
+    const auto vlimit = hn::Set(d, 9.2233720368547758e18f);  // 2^63: int64 conversion limit
+    for (size_t o = 0; o < outer; ++o) {
+      const float* row = in + o * block;
+      float* dst = out + o * block;
+      size_t i = 0;
+      for (; i + N <= block; i += N) {
+        const auto v = hn::LoadU(d, row + i);
+        const auto vs = hn::LoadU(d, sc.data() + i);
+        const auto vzp = hn::LoadU(d, zp.data() + i);
+        const auto qf = hn::Add(vzp, hn::Round(hn::Div(v, vs)));
+        const auto ok = hn::Lt(hn::Abs(qf), vlimit);
+        const auto cl = hn::IfThenElse(ok, hn::Min(hn::Max(qf, vqmin), vqmax), vqmin);
+        hn::StoreU(hn::Mul(hn::Sub(cl, vzp), vs), d, dst + i);
+      }
+      for (; i < block; ++i) {
+        const size_t c = i / inner;
+        dst[i] = reference::FakeQuantizeOne(row[i], scale[c], true, zero_point[c], quant_min,
+                                            quant_max, scale[c]);
+      }
+    }
+    return;
+  }
   for (size_t o = 0; o < outer; ++o) {
     for (size_t c = 0; c < channels; ++c) {
       const size_t base = (o * channels + c) * inner;
