@@ -131,41 +131,48 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
   bool exact_pass = false;
   {
     // Columns in tiles of four vectors whose min / max stay in registers while the tile walks
-    // down all `outer` rows (one load per vector instead of three loads and two stores).
+    // down a group of kRows rows (one load per vector instead of three loads and two stores);
+    // the group (kRows * block floats) stays in L2 while its tiles are walked.
+    constexpr size_t kRows = 32;
     const size_t tiled = outer > 1 ? block / (4 * N) * (4 * N) : 0;
-    for (size_t j = 0; j < tiled && !exact_pass; j += 4 * N) {
-      const float* col = p + j;
-      auto mn0 = hn::LoadU(d, col), mn1 = hn::LoadU(d, col + N);
-      auto mn2 = hn::LoadU(d, col + 2 * N), mn3 = hn::LoadU(d, col + 3 * N);
-      auto mx0 = mn0, mx1 = mn1, mx2 = mn2, mx3 = mn3;
-      auto s0 = hn::Add(mn0, mn1), s1 = hn::Add(mn2, mn3);
-      for (size_t o = 1; o < outer; ++o) {
-        const float* row = col + o * block;
-        const auto a = hn::LoadU(d, row);
-        const auto b = hn::LoadU(d, row + N);
-        const auto c = hn::LoadU(d, row + 2 * N);
-        const auto e = hn::LoadU(d, row + 3 * N);
-        mn0 = hn::Min(a, mn0);
-        mx0 = hn::Max(a, mx0);
-        mn1 = hn::Min(b, mn1);
-        mx1 = hn::Max(b, mx1);
-        mn2 = hn::Min(c, mn2);
-        mx2 = hn::Max(c, mx2);
-        mn3 = hn::Min(e, mn3);
-        mx3 = hn::Max(e, mx3);
-        s0 = hn::Add(s0, hn::Add(a, b));
-        s1 = hn::Add(s1, hn::Add(c, e));
+    for (size_t o0 = 0; o0 < outer && !exact_pass; o0 += kRows) {
+      const size_t o1 = std::min(outer, o0 + kRows);
+      for (size_t j = 0; j < tiled && !exact_pass; j += 4 * N) {
+        auto mn0 = hn::LoadU(d, amin.data() + j), mn1 = hn::LoadU(d, amin.data() + j + N);
+        auto mn2 = hn::LoadU(d, amin.data() + j + 2 * N);
+        auto mn3 = hn::LoadU(d, amin.data() + j + 3 * N);
+        auto mx0 = hn::LoadU(d, amax.data() + j), mx1 = hn::LoadU(d, amax.data() + j + N);
+        auto mx2 = hn::LoadU(d, amax.data() + j + 2 * N);
+        auto mx3 = hn::LoadU(d, amax.data() + j + 3 * N);
+        auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+        for (size_t o = o0; o < o1; ++o) {
+          const float* row = p + o * block + j;
+          const auto a = hn::LoadU(d, row);
+          const auto b = hn::LoadU(d, row + N);
+          const auto c = hn::LoadU(d, row + 2 * N);
+          const auto e = hn::LoadU(d, row + 3 * N);
+          mn0 = hn::Min(a, mn0);
+          mx0 = hn::Max(a, mx0);
+          mn1 = hn::Min(b, mn1);
+          mx1 = hn::Max(b, mx1);
+          mn2 = hn::Min(c, mn2);
+          mx2 = hn::Max(c, mx2);
+          mn3 = hn::Min(e, mn3);
+          mx3 = hn::Max(e, mx3);
+          s0 = hn::Add(s0, hn::Add(a, b));
+          s1 = hn::Add(s1, hn::Add(c, e));
+        }
+        const auto sum = hn::Add(s0, s1);
+        exact_pass = !hn::AllTrue(d, hn::Eq(sum, sum));
+        hn::StoreU(mn0, d, amin.data() + j);
+        hn::StoreU(mn1, d, amin.data() + j + N);
+        hn::StoreU(mn2, d, amin.data() + j + 2 * N);
+        hn::StoreU(mn3, d, amin.data() + j + 3 * N);
+        hn::StoreU(mx0, d, amax.data() + j);
+        hn::StoreU(mx1, d, amax.data() + j + N);
+        hn::StoreU(mx2, d, amax.data() + j + 2 * N);
+        hn::StoreU(mx3, d, amax.data() + j + 3 * N);
       }
-      const auto sum = hn::Add(s0, s1);
-      exact_pass = !hn::AllTrue(d, hn::Eq(sum, sum));
-      hn::StoreU(mn0, d, amin.data() + j);
-      hn::StoreU(mn1, d, amin.data() + j + N);
-      hn::StoreU(mn2, d, amin.data() + j + 2 * N);
-      hn::StoreU(mn3, d, amin.data() + j + 3 * N);
-      hn::StoreU(mx0, d, amax.data() + j);
-      hn::StoreU(mx1, d, amax.data() + j + N);
-      hn::StoreU(mx2, d, amax.data() + j + 2 * N);
-      hn::StoreU(mx3, d, amax.data() + j + 3 * N);
     }
     auto s = hn::Zero(d);
     size_t tail_nan = 0;
