@@ -53,6 +53,29 @@ TEST(Plan, JsonRoundTripKeepsEverything) {
   EXPECT_THAT(ComparePlans(p, *back), IsEmpty());
 }
 
+// PlanToString streams the text without a JSON tree; it must stay byte-identical to the
+// tree's pretty-print, which is what tests/parity and qprepc calibrate were written against.
+TEST(Plan, StreamedTextIsTheTreesPrettyPrint) {
+  Plan p = TwoPointPlan();
+  p.graph = "quote\" backslash\\ tab\t nl\n ctl\x01\x1f del\x7f caf\xc3\xa9 /slash";
+  p.observers[1].inner_class = "MovingAverageMinMaxObserver";
+  p.observers[1].inner_args = {{"averaging_constant", 0.01}, {"reduce_range", false}};
+  p.observers[0].args["nested"] = {{"list", {1, 2.5, "x", nullptr}}, {"empty", nlohmann::json::object()}};
+  p.observers[0].args["none"] = nullptr;
+  p.observers[0].args["big"] = 1e300;
+  p.observers[0].args["neg"] = -3;
+  p.insertions.push_back({"activation_post_process_2", 1, "y", {}});
+  p.nodes.push_back({"relu", "", "", false, "no qconfig"});
+  EXPECT_EQ(PlanToString(p), PlanToJson(p).dump(2) + "\n");
+  Plan empty;
+  EXPECT_EQ(PlanToString(empty), PlanToJson(empty).dump(2) + "\n");
+  // A real plan-shaped file: PyTorch's reference for resnet18 (args as torch_reference.py wrote).
+  absl::StatusOr<Plan> ref =
+      ReadPlanFile(std::string(QPREP_SOURCE_DIR) + "/tests/parity/data/resnet18.fbgemm.ref.json");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(PlanToString(*ref), PlanToJson(*ref).dump(2) + "\n");
+}
+
 TEST(Plan, ReaderRejectsDanglingObserverIdsAndWrongFormat) {
   Plan p = TwoPointPlan();
   nlohmann::json j = PlanToJson(p);
