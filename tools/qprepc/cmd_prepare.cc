@@ -30,6 +30,9 @@ std::string Usage() {
              "                           in one colour, fp32 nodes grey\n"
              "  --stats                  per-stage times and the rule engine's run report\n"
              "  -q, --quiet              no summary\n"
+             "  --no-provenance          do not record why each fact holds: less time and memory\n"
+             "                           for batch runs (the plan is the same; `qprepc explain`\n"
+             "                           is the command that needs provenance)\n"
              "\n"
              "rules and configuration:\n") +
          kPrepareFlagsHelp +
@@ -62,6 +65,8 @@ int RunPrepareCommand(const std::vector<std::string>& args) {
       stats = true;
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
+    } else if (a == "--no-provenance") {
+      flags.provenance = false;
     } else {
       std::fprintf(stderr, "qprepc prepare: unknown argument '%s' (see qprepc prepare --help)\n",
                    a.c_str());

@@ -127,6 +127,7 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
   options.backend = sel->backend;
   options.qconfig_mapping = sel->qconfig_mapping;
   options.qat = flags.qat;
+  options.provenance = flags.provenance;
   options.custom.input_quantized_idxs = flags.input_quantized_idxs;
   options.custom.output_quantized_idxs = flags.output_quantized_idxs;
   for (const auto& sm : flags.standalone_modules) {

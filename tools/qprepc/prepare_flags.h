@@ -31,6 +31,9 @@ struct PrepareFlags {
   // --custom-module TYPE=OBSERVED_TYPE: set_float_to_observed_mapping(TYPE, OBSERVED_TYPE).
   std::vector<std::pair<std::string, std::string>> custom_modules;
   std::vector<std::string> positional;  // after the model
+  // Record why each fact holds (PrepareOptions::provenance). `qprepc explain` needs it; `qprepc
+  // prepare --no-provenance` turns it off for batch runs that only want the plan.
+  bool provenance = true;
 };
 
 extern const char kPrepareFlagsHelp[];
