@@ -269,7 +269,11 @@ std::string PrintQg(const Graph& graph) {
   out += IsBareGraphName(graph.name()) ? graph.name() : QuoteString(graph.name());
   out += "\n";
   for (const Module& m : graph.modules()) {
-    absl::StrAppend(&out, "module ", m.path.empty() ? "<root>" : m.path, " : ", m.type);
+    absl::StrAppend(&out, "module ",
+                    m.path.empty()             ? "<root>"
+                    : IsDottedName(m.path) ? m.path
+                                               : QuoteString(m.path),
+                    " : ", m.type);
     if (!m.attrs.empty()) {
       out += "(";
       for (size_t i = 0; i < m.attrs.size(); ++i) {
@@ -298,7 +302,10 @@ std::string PrintQg(const Graph& graph) {
       out += " -> ";
       AppendMeta(n.meta, out);
     }
-    if (!n.scope_path.empty()) absl::StrAppend(&out, " @", n.scope_path);
+    if (!n.scope_path.empty()) {
+      absl::StrAppend(&out, " @",
+                      IsDottedName(n.scope_path) ? n.scope_path : QuoteString(n.scope_path));
+    }
     out += "\n";
   }
   return out;

@@ -177,7 +177,7 @@ class Reader {
   Graph graph_;
   std::vector<size_t> node_offsets_;  // line start of each graph node, for "defined here" notes
   absl::flat_hash_map<std::string_view, BrokenNode> broken_;
-  absl::flat_hash_map<std::string_view, const char*> module_lines_;
+  absl::flat_hash_map<std::string, const char*> module_lines_;
   std::vector<PendingRef> pending_;
 };
 
@@ -335,11 +335,12 @@ void Reader::OnGraph(const ast::GraphLine& g) {
 
 void Reader::OnModule(const ast::ModuleLine& m) {
   Module module;
-  std::string_view path = m.path.text();
-  module.path = path == "<root>" ? std::string() : std::string(path);
+  std::string decoded;
+  if (m.path.quoted && !DecodeString(m.path, &decoded)) return;
+  std::string_view path = m.path.quoted ? std::string_view(decoded) : m.path.text();
+  module.path = path == "<root>" && !m.path.quoted ? std::string() : std::string(path);
   module.type = std::string(m.type.text());
-  auto [it, inserted] =
-      module_lines_.emplace(path == "<root>" ? std::string_view() : path, m.path.begin);
+  auto [it, inserted] = module_lines_.emplace(module.path, m.path.begin);
   if (!inserted) {
     Error(m.path.begin, m.path.end, Cat("duplicate module '", path, "'"), it->second,
           "first declared here");
@@ -429,8 +430,12 @@ void Reader::OnNode(const ast::NodeLine& n, const char* line_begin) {
 
   if (n.has_meta) ConvertMeta(n.meta, &node.meta, 0);
 
-  std::string_view scope = n.has_scope ? n.scope.text() : std::string_view("<root>");
-  if (scope == "<root>") scope = std::string_view();
+  std::string decoded_scope;
+  if (n.has_scope && n.scope.quoted) DecodeString(n.scope, &decoded_scope);
+  std::string_view scope = !n.has_scope       ? std::string_view()
+                           : n.scope.quoted   ? std::string_view(decoded_scope)
+                           : n.scope.text() == "<root>" ? std::string_view()
+                                                        : n.scope.text();
   if (const Module* m = graph_.FindModule(scope)) {
     node.scope_path = m->path;
     node.scope_type = m->type;

@@ -184,7 +184,9 @@ const auto meta_type_def = raw[
      -(lit('[')[set_meta_kind(ast::MetaType::Kind::kTensor)] > -(integer[push_dim] % ',') > ']'))][set_range];
 
 const auto target_def = dotted_name[copy_token] | string_lit[copy_token];
-const auto module_path_def = raw[lit("<root>")][to_token] | dotted_name[copy_token];
+// Paths that are not dotted names (torchvision's regnet has `block1-0`) are JSON strings.
+const auto module_path_def =
+    raw[lit("<root>")][to_token] | dotted_name[copy_token] | string_lit[copy_token];
 const auto graph_name_def =
     raw[lexeme[+(ascii::alnum | ascii::char_("_.-"))]][to_token] | string_lit[copy_token];
 
