@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string_view>
@@ -101,18 +102,18 @@ class PlanWriter {
   // A JSON string as nlohmann's serializer writes it (ensure_ascii off). Non-ASCII text goes
   // through nlohmann itself so that its UTF-8 validation (and error) stays exactly the same.
   void String(std::string_view s) {
-    for (unsigned char c : s) {
-      if (c >= 0x80) {
-        out_ += json(std::string(s)).dump();
-        return;
-      }
-    }
+    const size_t start = out_.size();
     out_ += '"';
     // Copy runs of plain characters in one append; names almost never need escaping.
     size_t run = 0;
     for (size_t i = 0; i < s.size(); ++i) {
       const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+      if (c >= 0x80) {
+        out_.resize(start);
+        out_ += json(std::string(s)).dump();
+        return;
+      }
       out_.append(s.data() + run, i - run);
       run = i + 1;
       switch (c) {
@@ -178,7 +179,17 @@ class PlanWriter {
       out_ += ']';
     } else if (v.is_string()) {
       String(v.get_ref<const std::string&>());
-    } else {
+    } else if (v.is_number_integer()) {
+      if (v.is_number_unsigned()) {
+        absl::StrAppend(&out_, v.get<uint64_t>());
+      } else {
+        absl::StrAppend(&out_, v.get<int64_t>());
+      }
+    } else if (v.is_boolean()) {
+      out_ += v.get<bool>() ? "true" : "false";
+    } else if (v.is_null()) {
+      out_ += "null";
+    } else {  // floats: nlohmann's shortest round-trip formatting
       out_ += v.dump();
     }
   }

@@ -64,6 +64,8 @@ TEST(Plan, StreamedTextIsTheTreesPrettyPrint) {
   p.observers[0].args["none"] = nullptr;
   p.observers[0].args["big"] = 1e300;
   p.observers[0].args["neg"] = -3;
+  p.observers[0].args["u64"] = uint64_t{18446744073709551615u};
+  p.observers[0].args["flag"] = true;
   p.insertions.push_back({"activation_post_process_2", 1, "y", {}});
   p.nodes.push_back({"relu", "", "", false, "no qconfig"});
   EXPECT_EQ(PlanToString(p), PlanToJson(p).dump(2) + "\n");
