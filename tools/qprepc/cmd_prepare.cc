@@ -109,6 +109,11 @@ int RunPrepareCommand(const std::vector<std::string>& args) {
                  t.load_facts * 1e3, t.evaluate * 1e3, t.build_plan * 1e3);
     std::fputs(r.report.ToText(r.rules.program).c_str(), stdout);
   }
+  // The process ends right after this command: freeing the graphs, the fact database and its
+  // provenance one allocation at a time was ~7% of a 400-block chain's run (callgrind), work the
+  // OS does at once on exit. Kept reachable from a static so LeakSanitizer does not report it.
+  [[maybe_unused]] static PrepareRun* kept_until_exit = nullptr;
+  kept_until_exit = run.release();
   return kExitOk;
 }
 
