@@ -46,6 +46,10 @@ absl::StatusOr<std::string> Choose(const Map& map, const std::string& wanted,
                                                  "): choose one"));
 }
 
+absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Graph& graph,
+                                                                   rules::CompiledRules rules,
+                                                                   const PrepareOptions& options);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
@@ -61,7 +65,9 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
   ASSIGN_OR_RETURN(rules::CompiledRules compiled,
                    rules::CompileFiles(options.rule_files, copts, sink));
   double compile_seconds = watch.Lap();
-  ASSIGN_OR_RETURN(auto result, PrepareWithRules(graph, compiled, options));
+  // The result keeps the rules (explain reads them): move them in rather than copy (a copy of
+  // the bundled rules was ~4% of a resnet50 run).
+  ASSIGN_OR_RETURN(auto result, PrepareOwningRules(graph, std::move(compiled), options));
   result->times.compile_rules = compile_seconds;
   return result;
 }
@@ -69,9 +75,17 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> Prepare(const ir::Graph& graph,
 absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareWithRules(const ir::Graph& graph,
                                                                  const rules::CompiledRules& rules,
                                                                  const PrepareOptions& options) {
+  return PrepareOwningRules(graph, rules, options);
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Graph& graph,
+                                                                   rules::CompiledRules rules,
+                                                                   const PrepareOptions& options) {
   auto result = std::make_unique<PrepareResult>();
   PrepareResult& r = *result;
-  r.rules = rules;
+  r.rules = std::move(rules);
   ASSIGN_OR_RETURN(r.backend_name, Choose(r.rules.backends, options.backend, "backend"));
   ASSIGN_OR_RETURN(r.qconfig_mapping_name,
                    Choose(r.rules.qconfig_mappings, options.qconfig_mapping, "qconfig_mapping"));
@@ -106,5 +120,7 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareWithRules(const ir::Graph&
   r.times.build_plan = watch.Lap();
   return result;
 }
+
+}  // namespace
 
 }  // namespace qprep::prepare
