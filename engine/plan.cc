@@ -2,6 +2,7 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -93,6 +94,13 @@ std::string PointKey(const PlanInsertion& ins) {
 // `qprepc prepare` run. The output is byte for byte what `PlanToJson(plan).dump(2) + "\n"`
 // gives (tests/prepare/plan_facts_test.cc checks that): nlohmann's default object is a std::map,
 // so keys come out sorted, and every key list below is written in that sorted order.
+// Bytes a JSON string holds as they are: printable ASCII except '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
 class PlanWriter {
  public:
   explicit PlanWriter(std::string* out) : out_(*out) {}
@@ -108,7 +116,7 @@ class PlanWriter {
     size_t run = 0;
     for (size_t i = 0; i < s.size(); ++i) {
       const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+      if (kPlain[c]) continue;
       if (c >= 0x80) {
         out_.resize(start);
         out_ += json(std::string(s)).dump();
@@ -137,10 +145,10 @@ class PlanWriter {
 
   // `"key": ` at `level`, after a comma-newline unless it is the first member.
   void Key(int level, std::string_view key, bool first) {
-    if (!first) out_ += ",\n";
+    if (!first) out_.append(",\n", 2);
     Indent(level);
     String(key);
-    out_ += ": ";
+    out_.append(": ", 2);
   }
 
   void Int(long long v) { absl::StrAppend(&out_, v); }
