@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -47,7 +49,9 @@ inline std::string Quote(const std::string& s) {
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& name)
-      : path_(std::filesystem::path(::testing::TempDir()) / ("qprep_" + name)) {
+      // ctest runs each test in its own process, in parallel: the pid keeps their dirs apart.
+      : path_(std::filesystem::path(::testing::TempDir()) /
+              ("qprep_" + name + "_" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
