@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/matcher.h"
 #include "engine/provenance.h"
 
 namespace qprep::prepare {
@@ -102,8 +103,19 @@ absl::StatusOr<std::string> ExplainNode(const PrepareResult& r, const ir::Graph&
   // pattern
   const engine::NodeMatch& m = r.matches.per_node[f];
   if (m.kind == engine::NodeMatch::Kind::kPattern) {
-    absl::StrAppend(&out, "pattern: ",
-                    r.config.backend_config.configs[m.config_index].pattern.ToString(),
+    const engine::Pattern& pattern = r.config.backend_config.configs[m.config_index].pattern;
+    std::string text = pattern.ToString();
+    // A grouped entry (`{relu_ops, pool_ops, ...}`) lists every alternative: name the one that
+    // matched this node instead.
+    if (!pattern.alternatives.empty() && !pattern.is_tuple()) {
+      text = absl::StrCat(node.kind == ir::NodeKind::kCallModule ? "module " : "",
+                          node.kind == ir::NodeKind::kCallModule
+                              ? std::string(engine::ModuleTypeOf(g, f))
+                              : node.target,
+                          " (one of the ", pattern.alternatives.size() + 1,
+                          " alternatives of its backend entry)");
+    }
+    absl::StrAppend(&out, "pattern: ", text,
                     "\n  root node '", x.NodeName(m.root), "' (gets the input observers), last node '",
                     x.NodeName(m.last), "' (gets the output observer)\n");
   } else if (m.kind == engine::NodeMatch::Kind::kStandaloneModule) {
