@@ -29,32 +29,12 @@ constexpr char kUsage[] =
     "the exit code is 1, and no output file is written.\n";
 
 int RunPrint(const std::vector<std::string>& args) {
-  std::string path;
   std::string out_path;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-o" || a == "--output") {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "qprepc print: %s needs a file name\n%s", a.c_str(), kUsage);
-        return kExitUsage;
-      }
-      out_path = args[++i];
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "qprepc print: unknown option '%s'\n%s", a.c_str(), kUsage);
-      return kExitUsage;
-    } else if (path.empty()) {
-      path = a;
-    } else {
-      std::fprintf(stderr, "qprepc print: more than one model given\n%s", kUsage);
-      return kExitUsage;
-    }
-  }
-  if (path.empty()) {
-    std::fprintf(stderr, "qprepc print: no model given\n%s", kUsage);
-    return kExitUsage;
-  }
+  std::optional<std::string> path =
+      ParseModelArgs(args, "print", kUsage, {{"-o", "--output", &out_path, nullptr}});
+  if (!path) return kExitUsage;
   DiagnosticSink sink;
-  absl::StatusOr<ir::Graph> graph = ir::ReadQgFile(path, &sink);
+  absl::StatusOr<ir::Graph> graph = ir::ReadQgFile(*path, &sink);
   if (!graph.ok()) {
     PrintError(graph.status());
     return kExitError;

@@ -28,27 +28,12 @@ constexpr char kUsage[] =
     "error is printed as file:line:col with the line and a caret, and the exit code is 1.\n";
 
 int RunSummary(const std::vector<std::string>& args) {
-  std::string path;
   bool json = false;
-  for (const std::string& a : args) {
-    if (a == "--json") {
-      json = true;
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "qprepc summary: unknown option '%s'\n%s", a.c_str(), kUsage);
-      return kExitUsage;
-    } else if (path.empty()) {
-      path = a;
-    } else {
-      std::fprintf(stderr, "qprepc summary: more than one model given\n%s", kUsage);
-      return kExitUsage;
-    }
-  }
-  if (path.empty()) {
-    std::fprintf(stderr, "qprepc summary: no model given\n%s", kUsage);
-    return kExitUsage;
-  }
+  std::optional<std::string> path =
+      ParseModelArgs(args, "summary", kUsage, {{"--json", "", nullptr, &json}});
+  if (!path) return kExitUsage;
   DiagnosticSink sink;
-  absl::StatusOr<ir::Graph> graph = ir::ReadQgFile(path, &sink);
+  absl::StatusOr<ir::Graph> graph = ir::ReadQgFile(*path, &sink);
   if (!graph.ok()) {
     PrintError(graph.status());
     return kExitError;

@@ -5,6 +5,7 @@
 #ifndef QPREP_TOOLS_QPREPC_COMMAND_H_
 #define QPREP_TOOLS_QPREPC_COMMAND_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,20 @@ const std::vector<Command>& Commands();
 void PrintError(const absl::Status& s);
 // True if args contains -h or --help.
 bool WantsHelp(const std::vector<std::string>& args);
+
+// Argument parsing for commands that read exactly one MODEL.qg among simple options. An option
+// either takes a value (`value` set: `-o OUT`) or is a switch (`flag` set: `--json`); `alias` is an
+// optional second spelling. Prints the usage error (naming the command) and returns nullopt on an
+// unknown option, a missing value, no model or a second model; else returns the model path.
+struct ModelArgOption {
+  std::string_view name;
+  std::string_view alias;
+  std::string* value = nullptr;
+  bool* flag = nullptr;
+};
+std::optional<std::string> ParseModelArgs(const std::vector<std::string>& args,
+                                          std::string_view command, std::string_view usage,
+                                          const std::vector<ModelArgOption>& options);
 
 }  // namespace qprep::cli
 

@@ -42,6 +42,46 @@ bool WantsHelp(const std::vector<std::string>& args) {
                      [](const std::string& a) { return a == "-h" || a == "--help"; });
 }
 
+std::optional<std::string> ParseModelArgs(const std::vector<std::string>& args,
+                                          std::string_view command, std::string_view usage,
+                                          const std::vector<ModelArgOption>& options) {
+  const std::string cmd(command);
+  const std::string help(usage);
+  std::string path;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!a.empty() && a[0] == '-') {
+      auto it = std::find_if(options.begin(), options.end(), [&](const ModelArgOption& o) {
+        return a == o.name || (!o.alias.empty() && a == o.alias);
+      });
+      if (it == options.end()) {
+        std::fprintf(stderr, "qprepc %s: unknown option '%s'\n%s", cmd.c_str(), a.c_str(),
+                     help.c_str());
+        return std::nullopt;
+      }
+      if (it->flag != nullptr) {
+        *it->flag = true;
+      } else if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "qprepc %s: %s needs a value\n%s", cmd.c_str(), a.c_str(),
+                     help.c_str());
+        return std::nullopt;
+      } else {
+        *it->value = args[++i];
+      }
+    } else if (path.empty()) {
+      path = a;
+    } else {
+      std::fprintf(stderr, "qprepc %s: more than one model given\n%s", cmd.c_str(), help.c_str());
+      return std::nullopt;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "qprepc %s: no model given\n%s", cmd.c_str(), help.c_str());
+    return std::nullopt;
+  }
+  return path;
+}
+
 namespace {
 void PrintTopHelp(std::FILE* out) {
   std::fputs(
