@@ -126,7 +126,7 @@ struct ArgDef {
   bool required = false;
 };
 
-enum class Family : uint8_t { kUniform, kFixed, kPlaceholder, kNoop, kReuse, kFakeQuant };
+enum class Family : uint8_t { kUniform, kFixed, kPlaceholder, kNoop, kReuse, kFakeQuant, kEqualization };
 
 struct ClassDef {
   std::string_view name;
@@ -215,6 +215,25 @@ const std::vector<ClassDef>& Classes() {
       // PyTorch's ReuseInputObserver() takes no arguments; its dtype attribute is quint8. The
       // canonical text prints it, so it is accepted (and only that value is meaningful).
       {"ReuseInputObserver", Family::kReuse, {{"dtype", ArgType::kDtype, V("quint8")}}},
+      // fx/_equalize.py (input-weight equalization, prepare_fx's _equalization_config): nn.Modules,
+      // not ObserverBase. Each wraps a PerChannelMinMaxObserver(ch_axis=1) over the columns; the
+      // instance holds dtype and qscheme. The input one accepts only per-tensor qschemes.
+      {"_InputEqualizationObserver",
+       Family::kEqualization,
+       {{"dtype", ArgType::kDtype, V("quint8")},
+        {"qscheme", ArgType::kQScheme, V("per_tensor_affine")},
+        {"quant_min", ArgType::kOptionalInt, V()},
+        {"quant_max", ArgType::kOptionalInt, V()},
+        {"factory_kwargs", ArgType::kNone, V()}},
+       false,
+       true},
+      {"_WeightEqualizationObserver",
+       Family::kEqualization,
+       {{"dtype", ArgType::kDtype, V("qint8")},
+        {"qscheme", ArgType::kQScheme, V("per_tensor_affine")},
+        {"quant_min", ArgType::kOptionalInt, V()},
+        {"quant_max", ArgType::kOptionalInt, V()},
+        {"factory_kwargs", ArgType::kNone, V()}}},
       {"FakeQuantize",
        Family::kFakeQuant,
        {{"observer", ArgType::kString, V("MovingAverageMinMaxObserver")},
@@ -660,6 +679,17 @@ absl::StatusOr<ObserverSpec> MakeSpecImpl(
     case Family::kReuse:
       break;
     case Family::kFakeQuant:
+      break;
+    case Family::kEqualization:
+      // _InputEqualizationObserver.__init__ raises TypeError("Input qscheme must be per-tensor").
+      if (c->per_tensor_only &&
+          !IsPerTensor(*ParseQScheme(std::get<std::string>(bound["qscheme"].v)))) {
+        return ArgError(c->name, "qscheme", "Input qscheme must be per-tensor");
+      }
+      // The wrapped PerChannelMinMaxObserver holds the range; the instance has none of its own.
+      if (IsNone(bound, "quant_min")) bound.erase("quant_min");
+      if (IsNone(bound, "quant_max")) bound.erase("quant_max");
+      bound.erase("factory_kwargs");
       break;
   }
   spec.args = std::move(bound);

@@ -87,6 +87,9 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("input_quantized_idx", {{"i", I}}, "PrepareCustomConfig input_quantized_idxs"),
       Rel("output_quantized_idx", {{"i", I}}, "PrepareCustomConfig output_quantized_idxs"),
       Rel("config_flag", {{"flag", S}}, "run-wide flags: qat"),
+      Rel("group_op", {{"group", S}, {"kind", S}, {"op", S}},
+          "a member of a rule-file `group`: kind call_module (op: the module type), call_function "
+          "(the function) or call_method (the method name)"),
       Rel("dtype_is_quantized", {{"dtype", S}},
           "quint8, qint8, qint32, quint4x2 (and int8 / uint8 / int32)"),
       // --- fusion ----------------------------------------------------------------------------
@@ -109,6 +112,13 @@ std::vector<BuiltinRelation> MakeBuiltins() {
           "input-specific activation observer, when declared"),
       Rel("qconfig_output", {{"q", Q}, {"o", O}},
           "output-specific activation observer, when declared"),
+      Rel("equalization_qconfig", {{"n", N}, {"name", S}},
+          "n's equalization qconfig (prepare_fx's _equalization_config, resolved like the qconfig "
+          "mapping; absent when None or without --equalization)"),
+      Rel("equalization_input_activation", {{"n", N}, {"o", O}},
+          "EqualizationQConfig.input_activation of n's equalization qconfig"),
+      Rel("equalization_weight", {{"n", N}, {"o", O}},
+          "EqualizationQConfig.weight of n's equalization qconfig"),
       Rel("qconfig_is_dynamic", {{"q", Q}}, "activation is PlaceholderObserver(is_dynamic=True)"),
       Rel("qconfig_reuse_input", {{"q", Q}}, "activation is ReuseInputObserver"),
       // --- observers -------------------------------------------------------------------------
@@ -491,6 +501,32 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
     if (c.output) L.Add("qconfig_output", {qd, observer_id(*c.output)});
     if (c.is_dynamic()) L.Add("qconfig_is_dynamic", {qd});
     if (c.is_reuse_input()) L.Add("qconfig_reuse_input", {qd});
+  }
+  if (stages.equalization != nullptr) {
+    const QConfigResolution& eq = *stages.equalization;
+    if (eq.per_node.size() != g.num_nodes()) {
+      return absl::InvalidArgumentError("equalization qconfigs are for a different graph");
+    }
+    for (ir::NodeId id = 0; id < g.num_nodes(); ++id) {
+      const QConfig* c = eq.Effective(id);
+      if (c == nullptr) continue;
+      const Datum nd = id;
+      L.Add("equalization_qconfig", {nd, L.Sym(c->name)});
+      if (c->activation) L.Add("equalization_input_activation", {nd, observer_id(*c->activation)});
+      if (c->weight) L.Add("equalization_weight", {nd, observer_id(*c->weight)});
+    }
+  }
+  if (stages.groups != nullptr) {
+    for (const auto& [name, ops] : *stages.groups) {
+      for (const OpRef& op : ops) {
+        std::string_view kind = op.kind == OpRef::Kind::kModule     ? "call_module"
+                                : op.kind == OpRef::Kind::kFunction ? "call_function"
+                                : op.kind == OpRef::Kind::kMethod   ? "call_method"
+                                                                    : "";
+        if (kind.empty()) continue;
+        L.Add("group_op", {L.Sym(name), L.Sym(kind), L.Sym(op.name)});
+      }
+    }
   }
   for (ir::NodeId id = 0; id < g.num_nodes(); ++id) {
     const ResolvedQConfig& r = qr.per_node[id];

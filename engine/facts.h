@@ -21,6 +21,7 @@
 #define QPREP_ENGINE_FACTS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,11 @@ struct StageResults {
   const FusionResult* fusion = nullptr;
   const QConfigResolution* qconfigs = nullptr;
   const MatchResult* matches = nullptr;
+  // Optional: the equalization qconfig per node (prepare_fx's _equalization_config, resolved by
+  // ResolveQConfigs like the qconfig mapping) -> equalization_* facts; null: no equalization.
+  const QConfigResolution* equalization = nullptr;
+  // Optional: the rule files' groups (CompiledRules::groups) -> group_op facts.
+  const std::map<std::string, std::vector<OpRef>>* groups = nullptr;
 };
 
 // What the ids in observer / qconfig / pattern / dtype-config / edge columns stand for.

@@ -86,7 +86,8 @@ void CompareArgs(const json& expected, const json& actual, const std::string& pr
 std::string PointKey(const PlanInsertion& ins) {
   std::vector<std::string> c = ins.consumers;
   std::sort(c.begin(), c.end());
-  return absl::StrCat(ins.value, " -> [", absl::StrJoin(c, ", "), "]");
+  if (ins.kind.empty()) return absl::StrCat(ins.value, " -> [", absl::StrJoin(c, ", "), "]");
+  return absl::StrCat(ins.value, " -> [", absl::StrJoin(c, ", "), "] (", ins.kind, ")");
 }
 
 // The plan writer streams text straight into one string instead of building a JSON tree first:
@@ -275,10 +276,12 @@ json PlanToJson(const Plan& plan) {
   j["observers"] = std::move(obs);
   json ins = json::array();
   for (const PlanInsertion& i : plan.insertions) {
-    ins.push_back({{"name", i.name},
-                   {"observer", i.observer},
-                   {"value", i.value},
-                   {"consumers", i.consumers}});
+    json e = {{"name", i.name},
+              {"observer", i.observer},
+              {"value", i.value},
+              {"consumers", i.consumers}};
+    if (!i.kind.empty()) e["kind"] = i.kind;
+    ins.push_back(std::move(e));
   }
   j["insertions"] = std::move(ins);
   json nodes = json::array();
@@ -309,6 +312,10 @@ std::string PlanToString(const Plan& plan) {
   w.ObjectArray(plan.insertions, 1, [&](const PlanInsertion& i, int level) {
     w.Key(level, "consumers", true);
     w.StringArray(i.consumers, level);
+    if (!i.kind.empty()) {
+      w.Key(level, "kind", false);
+      w.String(i.kind);
+    }
     w.Key(level, "name", false);
     w.String(i.name);
     w.Key(level, "observer", false);
@@ -432,6 +439,10 @@ absl::StatusOr<Plan> PlanFromJson(const json& j) {
     for (const json& c : o["consumers"]) {
       if (!c.is_string()) return FieldError(where, "consumers must be strings");
       pi.consumers.push_back(c.get<std::string>());
+    }
+    if (o.contains("kind")) {
+      if (!o["kind"].is_string()) return FieldError(where, "\"kind\" must be a string");
+      pi.kind = o["kind"].get<std::string>();
     }
     p.insertions.push_back(std::move(pi));
   }

@@ -4,7 +4,7 @@
 //
 // This file holds the data, the JSON writer and reader, and the comparison every parity test
 // uses: "two plans place the same observers" exactly as PLAN_FORMAT.md defines it:
-//   1. equal sets of insertion points (value, sorted consumers);
+//   1. equal sets of insertion points (value, sorted consumers, kind);
 //   2. at each point, equal observer class and equal values for every args key both name
 //      (floats to a relative 1e-6; the inner observer of a fake-quant likewise);
 //   3. the same partition of points by observer instance.
@@ -38,6 +38,11 @@ struct PlanInsertion {
   int observer = 0;                    // PlanObserver::id; equal ids share one instance
   std::string value;                   // input-graph name of the observed value's producer
   std::vector<std::string> consumers;  // input-graph names reading through it ("output" too)
+  // "" for an ordinary observer (activation_post_process_<k>); "equalization" for an input-weight
+  // equalization observer, which sits after the ordinary observer of the same point (value ->
+  // activation_post_process -> equalization observer -> consumer). Part of the point's identity
+  // in comparisons, so one point can hold one observer of each kind.
+  std::string kind;
 };
 
 struct PlanNode {

@@ -75,7 +75,15 @@ absl::StatusOr<ir::Graph> BuildPreparedGraph(const ir::Graph& input, const engin
       obs.name = ins.name;
       obs.kind = ir::NodeKind::kCallModule;
       obs.target = ins.name;
-      obs.args = {ir::Value::Node(new_id[i])};
+      // A chained observer (equalization, kind non-empty) reads the observer its consumer
+      // already reads this value through: value -> activation_post_process -> equalization.
+      ir::NodeId source = new_id[i];
+      if (!ins.kind.empty() && ins.consumers.size() == 1) {
+        if (auto at = through.find({ins.consumers.front(), i}); at != through.end()) {
+          source = at->second;
+        }
+      }
+      obs.args = {ir::Value::Node(source)};
       obs.meta = n.meta;
       obs.scope_path = ins.name;
       obs.scope_type = plan.observers.at(static_cast<size_t>(ins.observer)).class_name;
@@ -103,18 +111,32 @@ std::string PlanToDot(const ir::Graph& input, const engine::Plan& plan) {
     absl::StrAppend(&out, "  ", id(n.name), " [label=\"", n.name, "\\n", n.target, "\", fillcolor=\"",
                     q ? "#cfe8ff" : "#e0e0e0", "\"", q ? "" : ", fontcolor=\"#555555\"", "];\n");
   }
-  // Observed edges: producer -> observer -> consumers.
+  // Observed edges: producer -> observer(s) -> consumers. Observers of one (value, consumer) in
+  // plan order form a chain (an equalization observer after the ordinary one).
   std::set<std::pair<std::string, std::string>> observed;
-  for (const auto& ins : plan.insertions) {
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> chain;
+  for (size_t k = 0; k < plan.insertions.size(); ++k) {
+    for (const auto& c : plan.insertions[k].consumers) {
+      chain[{plan.insertions[k].value, c}].push_back(k);
+    }
+  }
+  std::set<std::pair<std::string, std::string>> drawn;
+  for (size_t k = 0; k < plan.insertions.size(); ++k) {
+    const auto& ins = plan.insertions[k];
     bool shared = uses[ins.observer] > 1;
     const char* colour = shared ? kColours[ins.observer % 10] : "#444444";
     absl::StrAppend(&out, "  ", id(ins.name), " [shape=ellipse, label=\"",
                     plan.observers[ins.observer].class_name, "\\n#", ins.observer,
                     "\", fillcolor=\"white\", color=\"", colour, "\", penwidth=", shared ? 3 : 1,
                     "];\n");
-    absl::StrAppend(&out, "  ", id(ins.value), " -> ", id(ins.name), ";\n");
     for (const auto& c : ins.consumers) {
-      absl::StrAppend(&out, "  ", id(ins.name), " -> ", id(c), ";\n");
+      const std::vector<size_t>& links = chain[{ins.value, c}];
+      size_t pos = std::find(links.begin(), links.end(), k) - links.begin();
+      const std::string& from = pos == 0 ? ins.value : plan.insertions[links[pos - 1]].name;
+      if (drawn.insert({from, ins.name}).second) {
+        absl::StrAppend(&out, "  ", id(from), " -> ", id(ins.name), ";\n");
+      }
+      if (pos + 1 == links.size()) absl::StrAppend(&out, "  ", id(ins.name), " -> ", id(c), ";\n");
       observed.insert({ins.value, c});
     }
   }

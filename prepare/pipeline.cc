@@ -1,6 +1,8 @@
 #include "prepare/pipeline.h"
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,30 @@ absl::StatusOr<std::string> Choose(const Map& map, const std::string& wanted,
                                                  "): choose one"));
 }
 
+// The mapping named by PrepareOptions::equalization_mapping, or the only one declared in
+// equalization_file; "" when neither is set.
+absl::StatusOr<std::string> ChooseEqualization(const rules::CompiledRules& rules,
+                                               const PrepareOptions& options) {
+  if (!options.equalization_mapping.empty()) {
+    return Choose(rules.qconfig_mappings, options.equalization_mapping,
+                  "qconfig_mapping (equalization)");
+  }
+  if (options.equalization_file.empty()) return std::string();
+  std::error_code ec;
+  const std::filesystem::path want = std::filesystem::weakly_canonical(options.equalization_file, ec);
+  std::vector<std::string> found;
+  for (const auto& [name, m] : rules.qconfig_mappings) {
+    if (m.where.file == nullptr) continue;
+    if (std::filesystem::weakly_canonical(m.where.file->name(), ec) == want) found.push_back(name);
+  }
+  if (found.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.equalization_file, " declares ", found.size(),
+        " qconfig_mappings; the equalization config needs exactly one (or name it: FILE.qr:NAME)"));
+  }
+  return found.front();
+}
+
 absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Graph& graph,
                                                                    rules::CompiledRules rules,
                                                                    const PrepareOptions& options);
@@ -87,8 +113,16 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Grap
   PrepareResult& r = *result;
   r.rules = std::move(rules);
   ASSIGN_OR_RETURN(r.backend_name, Choose(r.rules.backends, options.backend, "backend"));
-  ASSIGN_OR_RETURN(r.qconfig_mapping_name,
-                   Choose(r.rules.qconfig_mappings, options.qconfig_mapping, "qconfig_mapping"));
+  ASSIGN_OR_RETURN(r.equalization_mapping_name, ChooseEqualization(r.rules, options));
+  {
+    // The equalization mapping is not a candidate for the qconfig mapping.
+    std::map<std::string, const engine::QConfigMapping*> candidates;
+    for (const auto& [name, m] : r.rules.qconfig_mappings) {
+      if (name != r.equalization_mapping_name) candidates[name] = &m;
+    }
+    ASSIGN_OR_RETURN(r.qconfig_mapping_name,
+                     Choose(candidates, options.qconfig_mapping, "qconfig_mapping"));
+  }
   r.config.backend_config = r.rules.backends.at(r.backend_name);
   r.config.qconfig_mapping = r.rules.qconfig_mappings.at(r.qconfig_mapping_name);
   r.config.prepare_custom_config = options.custom;
@@ -99,12 +133,20 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Grap
   r.times.fuse = watch.Lap();
   const ir::Graph& g = r.fusion.graph;
   ASSIGN_OR_RETURN(r.qconfigs, engine::ResolveQConfigs(g, &r.fusion, r.config.qconfig_mapping));
+  if (!r.equalization_mapping_name.empty()) {
+    // generate_qconfig_map(model, ..., _equalization_config, ...) after update_qconfig_for_fusion.
+    ASSIGN_OR_RETURN(r.equalization,
+                     engine::ResolveQConfigs(
+                         g, &r.fusion, r.rules.qconfig_mappings.at(r.equalization_mapping_name)));
+  }
   r.times.resolve_qconfigs = watch.Lap();
   ASSIGN_OR_RETURN(r.matches, engine::FindMatches(g, r.config));
   r.times.match = watch.Lap();
 
   r.db = std::make_unique<engine::Database>(r.rules.program, options.provenance);
   engine::StageResults stages{&r.fusion, &r.qconfigs, &r.matches};
+  if (r.equalization) stages.equalization = &*r.equalization;
+  stages.groups = &r.rules.groups;
   ASSIGN_OR_RETURN(r.tables,
                    engine::LoadFacts(g, stages, r.config, r.rules.symbols.get(), r.db.get()));
   // Observation points (input_point / output_point facts): edges, then node outputs.

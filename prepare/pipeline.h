@@ -11,6 +11,7 @@
 #define QPREP_PREPARE_PIPELINE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct PrepareOptions {
   std::string backend;
   std::string qconfig_mapping;
   bool qat = false;
+  // prepare_fx's _equalization_config: the `qconfig_mapping NAME { ... }` whose (equalization)
+  // qconfigs are resolved per node like the qconfig mapping. Empty name and file: none. With an
+  // empty name, `equalization_file` names a rule file (also in rule_files) declaring exactly one
+  // qconfig_mapping, which is used.
+  std::string equalization_mapping;
+  std::string equalization_file;
   engine::PrepareCustomConfig custom;  // input/output_quantized_idxs etc. (flags)
   engine::EvalOptions eval;
   bool provenance = true;
@@ -57,6 +64,9 @@ struct PrepareResult {
   std::string qconfig_mapping_name;
   engine::FusionResult fusion;
   engine::QConfigResolution qconfigs;
+  // The equalization qconfig per node, when PrepareOptions asked for one (else empty).
+  std::string equalization_mapping_name;
+  std::optional<engine::QConfigResolution> equalization;
   engine::MatchResult matches;
   std::unique_ptr<engine::Database> db;
   engine::FactTables tables;

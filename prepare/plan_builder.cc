@@ -1,6 +1,7 @@
 #include "prepare/plan_builder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <tuple>
@@ -16,8 +17,12 @@ using engine::Datum;
 using engine::RelationId;
 
 // prepare_fx processes nodes in graph order; at each node its input observers (argument order)
-// come before its output observer.
+// come first, then its input-weight equalization observers (argument order), then its output
+// observer.
 using OrderKey = std::tuple<ir::NodeId, int, size_t>;
+constexpr int kInputStage = 0;
+constexpr int kEqualizationStage = 1;
+constexpr int kOutputStage = 2;
 
 struct Point {
   size_t id = 0;
@@ -72,7 +77,7 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
       if (p.observer >= 0) continue;  // first derivation wins (one spec per point)
       p.id = e;
       p.observer = static_cast<int>(rel.at(t, 1));
-      p.order = {edge.consumer, 0, e};
+      p.order = {edge.consumer, kInputStage, e};
       p.producer = edge.producer;
       p.consumers = {edge.consumer};
     }
@@ -86,7 +91,7 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
       if (p.observer >= 0) continue;
       p.id = static_cast<size_t>(id);
       p.observer = static_cast<int>(rel.at(t, 1));
-      p.order = {n, 1, 0};
+      p.order = {n, kOutputStage, 0};
       p.producer = n;
       p.consumers = g.Users(n);
     }
@@ -101,6 +106,7 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
     const Point* first;
     std::set<ir::NodeId> consumers;
     Datum rep;
+    size_t equalization_edge = SIZE_MAX;  // an equalization observer on this edge
   };
   std::vector<Insertion> insertions;
   for (auto& [rep, members] : groups) {
@@ -108,6 +114,30 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
               [](const Point* a, const Point* b) { return a->order < b->order; });
     Insertion ins{members.front()->order, members.front(), {}, rep};
     for (const Point* p : members) ins.consumers.insert(p->consumers.begin(), p->consumers.end());
+    insertions.push_back(std::move(ins));
+  }
+  // Equalization observers (the prelude's equalization_observer, absent from older rule sets):
+  // one fresh instance per edge, never deduplicated or shared.
+  std::vector<Point> equalization_points;
+  if (RelationId eq = program.Find("equalization_observer"); eq != engine::Program::kInvalid) {
+    const engine::Relation& rel = db.relation(eq);
+    std::set<size_t> seen;
+    for (engine::TupleId t = 0; t < rel.size(); ++t) {
+      size_t e = static_cast<size_t>(rel.at(t, 0));
+      if (!seen.insert(e).second) continue;
+      const auto& edge = r.tables.edges.at(e);
+      Point p;
+      p.id = r.num_edges + g.num_nodes() + e;  // outside the input / output point ranges
+      p.observer = static_cast<int>(rel.at(t, 1));
+      p.order = {edge.consumer, kEqualizationStage, e};
+      p.producer = edge.producer;
+      p.consumers = {edge.consumer};
+      equalization_points.push_back(std::move(p));
+    }
+  }
+  for (const Point& p : equalization_points) {
+    Insertion ins{p.order, &p, {p.consumers.begin(), p.consumers.end()},
+                  static_cast<Datum>(p.id), p.id - r.num_edges - g.num_nodes()};
     insertions.push_back(std::move(ins));
   }
   std::sort(insertions.begin(), insertions.end(),
@@ -126,16 +156,53 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
   };
   engine::Plan plan;
   plan.graph = input_graph.name();
+  // Observer node names as insert_observer gives them: activation_post_process_<k> counting
+  // ordinary observers only; an equalization observer is <name of the node it observes in the
+  // prepared graph>_equalization_process_<k> (get_new_attr_name_with_prefix: first free k).
+  absl::flat_hash_map<Datum, std::string> name_of_rep;  // same_insertion class -> node name
+  absl::flat_hash_map<std::string, int> equalization_prefix_count;
+  size_t next_observer = 0;
+  if (!equalization_points.empty()) {
+    for (const Insertion& ins : insertions) {
+      if (ins.equalization_edge != SIZE_MAX) continue;
+      name_of_rep[ins.rep] = absl::StrCat("activation_post_process_", next_observer++);
+    }
+  }
+  // The observer node at an input / output point, if there is one.
+  auto node_at_point = [&](Datum point) -> const std::string* {
+    if (!points.contains(point)) return nullptr;
+    auto it = name_of_rep.find(Rep(insertion_uf, point));
+    return it == name_of_rep.end() ? nullptr : &it->second;
+  };
+  next_observer = 0;
   for (size_t k = 0; k < insertions.size(); ++k) {
     const Insertion& ins = insertions[k];
-    Datum cls = Rep(share_uf, static_cast<Datum>(ins.first->id));
+    Datum cls = ins.equalization_edge != SIZE_MAX ? static_cast<Datum>(ins.first->id)
+                                                  : Rep(share_uf, static_cast<Datum>(ins.first->id));
     auto [it, fresh] = instance_of_class.try_emplace(cls, static_cast<int>(plan.observers.size()));
     if (fresh) {
       plan.observers.push_back(engine::PlanObserverFromSpec(
           it->second, r.tables.observers.at(static_cast<size_t>(ins.first->observer))));
     }
     engine::PlanInsertion out;
-    out.name = absl::StrCat("activation_post_process_", k);
+    if (ins.equalization_edge == SIZE_MAX) {
+      out.name = absl::StrCat("activation_post_process_", next_observer++);
+    } else {
+      // The node the consumer reads on this edge: its input observer, else the producer's
+      // output observer (which took over all its users), else the producer itself.
+      const size_t e = ins.equalization_edge;
+      const ir::NodeId producer = r.tables.edges.at(e).producer;
+      std::string read = g.node(producer).name;
+      if (const std::string* in = node_at_point(static_cast<Datum>(e))) {
+        read = *in;
+      } else if (const std::string* out_obs =
+                     node_at_point(static_cast<Datum>(r.num_edges + producer))) {
+        read = *out_obs;
+      }
+      std::string prefix = absl::StrCat(read, "_equalization_process_");
+      out.name = absl::StrCat(prefix, equalization_prefix_count[prefix]++);
+      out.kind = "equalization";
+    }
     out.observer = it->second;
     out.value = value_name(ins.first->producer);
     for (ir::NodeId c : ins.consumers) out.consumers.push_back(consumer_name(c));

@@ -4,6 +4,9 @@
 //   same_insertion(a, b)     points a and b are one observer node (deduplicated inputs)
 //   shares(a, b)             points a and b call one observer instance
 //   quantized(n), fp32_reason(n, why)
+//   equalization_observer(e, o)  an input-weight equalization observer on edge e (optional
+//                            relation): after e's other observer, a fresh instance, kind
+//                            "equalization", named <observed node>_equalization_process_<k>
 // Points: edge e is point e, node n's output is point num_edges + n.
 //
 // Insertions are ordered as prepare_fx inserts them (graph order of the node being processed;

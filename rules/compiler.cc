@@ -788,15 +788,27 @@ class Compiler {
                    "reuse_input, or a qconfig's name");
       return std::nullopt;
     }
+    // `input_activation` is EqualizationQConfig's name for the activation (fx/_equalize.py):
+    // an equalization qconfig is an ordinary qconfig whose observers are equalization observers.
     static const std::vector<std::string> kFields = {"activation", "weight", "bias", "input",
-                                                     "output"};
+                                                     "output", "input_activation"};
     bool ok = CheckFields(pf, *block, kFields, "qconfig");
+    const bool has_activation = std::any_of(block->begin(), block->end(), [](const ast::Field& f) {
+      return f.key.text == "activation";
+    });
     engine::QConfig q;
     q.name = name;
     q.where = where;
     for (const ast::Field& f : *block) {
-      std::optional<ObserverSpec>* slot = f.key.text == "activation" ? &q.activation
-                                          : f.key.text == "weight"   ? &q.weight
+      if (f.key.text == "input_activation" && has_activation) {
+        sink_->Error(RangeOfExpr(pf, f.value.get()),
+                     "`input_activation` and `activation` name the same observer: give one");
+        ok = false;
+        continue;
+      }
+      std::optional<ObserverSpec>* slot = f.key.text == "activation"         ? &q.activation
+                                          : f.key.text == "input_activation" ? &q.activation
+                                          : f.key.text == "weight"           ? &q.weight
                                           : f.key.text == "bias"     ? &q.bias
                                           : f.key.text == "input"    ? &q.input
                                           : f.key.text == "output"   ? &q.output

@@ -43,6 +43,9 @@ DATA = os.path.join(ROOT, "tests", "parity", "data")
 TORCHVISION_SET = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "googlenet",
                    "inception_v3", "densenet121"]
 QAT_SET = ["resnet18", "mobilenet_v2"]
+# Input-weight equalization: prepare_fx(..., _equalization_config=QConfigMapping().set_global(
+# default_equalization_qconfig)), fbgemm.
+EQUALIZATION_SET = ["resnet18", "mobilenet_v2"]
 
 
 def input_shape_for(name):
@@ -58,6 +61,10 @@ def torchvision_cases():
     for name in QAT_SET:
         cases.append({"id": f"{name}.qat.fbgemm", "torchvision": name, "graph": f"{name}.train",
                       "inputs": [input_shape_for(name)], "backend": "fbgemm", "qat": True})
+    for name in EQUALIZATION_SET:
+        cases.append({"id": f"{name}.equalization.fbgemm", "torchvision": name, "graph": name,
+                      "inputs": [input_shape_for(name)], "backend": "fbgemm", "qat": False,
+                      "equalization_config": "default"})
     return cases
 
 
@@ -75,7 +82,7 @@ def small_model_cases():
                     "mirrors": c.get("mirrors", ""), "notes": c.get("notes", ""),
                     "expect_error": c.get("expect_error", False),
                     "differs_from_seed": c.get("differs_from_seed", "")}
-            for k in ("qconfig_mapping", "prepare_custom_config"):
+            for k in ("qconfig_mapping", "prepare_custom_config", "equalization_config"):
                 if c.get(k):
                     case[k] = f"{rel}:{c[k]}"
             cases.append(case)
@@ -124,12 +131,17 @@ def run_case(case, repeat, written_graphs, data_dir):
         if case.get("prepare_custom_config") else None
     qcm = export_fx.load_python_object(case["qconfig_mapping"])() \
         if case.get("qconfig_mapping") else None
+    eq = None
+    if case.get("equalization_config") == "default":
+        eq = torch_reference.default_equalization_config()
+    elif case.get("equalization_config"):
+        eq = export_fx.load_python_object(case["equalization_config"])()
     example_inputs = export_fx.make_example_inputs(
         [export_fx.parse_input_shape(s) for s in case["inputs"]])
     graph_name = case["graph"]
     ref, qg_text, summary = torch_reference.reference(
         model, example_inputs, graph_name, case["backend"], case["qat"], qcm, pcc, repeat,
-        case.get("expect_error", False))
+        case.get("expect_error", False), equalization_config=eq)
     qg_file = f"{graph_name}.qg"
     if qg_file in written_graphs and written_graphs[qg_file] != qg_text:
         raise RuntimeError(f"two cases write different graphs to {qg_file}")
@@ -158,6 +170,10 @@ def run_case(case, repeat, written_graphs, data_dir):
         "nodes": summary["nodes"],
         "torch_prepare_seconds": ref.get("torch_prepare_seconds"),
     }
+    if case.get("equalization_config"):
+        # prepare_fx's _equalization_config: "default" is QConfigMapping().set_global(
+        # default_equalization_qconfig); else the factory that built it.
+        entry["equalization_config"] = case["equalization_config"]
     if "error" in ref:
         entry["error"] = ref["error"]
     for path in ref.get("standalone_modules", {}):

@@ -16,7 +16,8 @@ qconfig rule file: `--qconfig-dir DIR` (default tests/parity/qconfig) supplies `
 `--cases` (default tests/parity/cases.json) adds per case: `qconfig_mapping` (--qconfig-mapping),
 `standalone_modules` (--standalone-module NAME:IN:OUT; the child graph, index.json's
 `standalone_qg`, is prepared too and compared with the reference's `standalone_modules`),
-`custom_modules` (--custom-module TYPE=OBSERVED) and `seed_reference`: where index.json marks
+`custom_modules` (--custom-module TYPE=OBSERVED), `equalization` (--equalization default or
+FILE.qr:MAPPING, the file relative to the cases file) and `seed_reference`: where index.json marks
 `differs_from_seed`, the placement qprep must give is the seed's (2.x), not 1.13's golden; the
 case is compared with that file and reported as `pass-seed`. Cases where PyTorch raised
 (`error` in the reference) pass when qprepc exits with status 1 (a diagnostic, no plan).
@@ -73,15 +74,21 @@ def _observer_diffs(mine, theirs, where):
 
 
 def _points(doc):
-    """(value, consumers) -> observer description; and the partition into shared instances."""
+    """(value, consumers, kind) -> observer description; and the partition into shared
+    instances. `kind` is "" for an ordinary observer, "equalization" for an input-weight
+    equalization observer chained after it at the same point."""
     observers = {o["id"]: o for o in doc.get("observers", [])}
     points, groups = {}, {}
     for ins in doc.get("insertions", []):
-        key = (ins["value"], tuple(sorted(ins["consumers"])))
+        key = (ins["value"], tuple(sorted(ins["consumers"])), ins.get("kind", ""))
         points[key] = observers.get(ins["observer"], {})
         groups.setdefault(ins["observer"], set()).add(key)
     partition = {frozenset(g) for g in groups.values()}
     return points, partition
+
+
+def _where(key):
+    return f"{key[0]} -> {list(key[1])}" + (f" ({key[2]})" if key[2] else "")
 
 
 def compare(plan, ref):
@@ -90,15 +97,15 @@ def compare(plan, ref):
     theirs, their_partition = _points(ref)
     diffs = []
     for key in sorted(set(theirs) - set(mine)):
-        diffs.append(f"missing observer on {key[0]} -> {list(key[1])}")
+        diffs.append(f"missing observer on {_where(key)}")
     for key in sorted(set(mine) - set(theirs)):
-        diffs.append(f"extra observer on {key[0]} -> {list(key[1])}")
+        diffs.append(f"extra observer on {_where(key)}")
     for key in sorted(set(mine) & set(theirs)):
-        diffs += _observer_diffs(mine[key], theirs[key], f"{key[0]} -> {list(key[1])}")
+        diffs += _observer_diffs(mine[key], theirs[key], _where(key))
     if not diffs and my_partition != their_partition:
         for group in sorted(their_partition - my_partition, key=lambda g: sorted(g)):
             diffs.append("not shared as in PyTorch: " + ", ".join(
-                f"{v}->{list(c)}" for v, c in sorted(group)))
+                _where(k) for k in sorted(group)))
     return diffs
 
 
@@ -109,8 +116,13 @@ def _default_mapping(entry):
     return entry["qconfig_mapping"].startswith("get_default_")
 
 
-def _extra_flags(extra):
+def _extra_flags(extra, cases_dir=None):
     cmd = []
+    eq = extra.get("equalization")
+    if eq:
+        # "default", or FILE.qr:MAPPING relative to the cases file's directory.
+        cmd += ["--equalization", eq if eq == "default" or cases_dir is None
+                else os.path.join(cases_dir, eq)]
     if extra.get("qconfig_mapping"):
         cmd += ["--qconfig-mapping", extra["qconfig_mapping"]]
     for sm in extra.get("standalone_modules", []):
@@ -215,7 +227,7 @@ def main():
             compare_with["torch_prepare_seconds"] = ref.get("torch_prepare_seconds")
         r = run_case(args.qprepc, os.path.join(data_dir, e["qg"]), e["backend"], e["qat"], pcc,
                      qconfig, "error" in compare_with, compare_with, args.repeat,
-                     _extra_flags(extra))
+                     _extra_flags(extra, cases_dir))
         if r["status"] == "pass" and extra.get("seed_reference"):
             r["status"] = "pass-seed"
         # A standalone child is prepared separately (its own idxs, the parent's mapping).

@@ -44,6 +44,7 @@ import torch  # noqa: E402
 import torch.ao.quantization as tq  # noqa: E402
 from torch.ao.quantization import backend_config as bc  # noqa: E402
 from torch.ao.quantization.fake_quantize import FakeQuantizeBase  # noqa: E402
+from torch.ao.quantization.fx._equalize import is_equalization_observer  # noqa: E402
 from torch.ao.quantization.observer import ObserverBase  # noqa: E402
 from torch.ao.quantization.quantize_fx import prepare_fx, prepare_qat_fx  # noqa: E402
 
@@ -124,7 +125,8 @@ def describe_observer(o):
 
 
 def is_observer_module(m):
-    return isinstance(m, (ObserverBase, FakeQuantizeBase))
+    # Input-weight equalization observers (fx/_equalize.py) are plain nn.Modules.
+    return isinstance(m, (ObserverBase, FakeQuantizeBase)) or is_equalization_observer(m)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,11 +161,14 @@ def canonical_placement(prepared, input_graph):
             cur = users[0]
 
     def consumer_names(n):
+        # Through chained observers (x -> activation_post_process -> equalization observer ->
+        # node) to the nodes that finally read the value.
         out = set()
         for u in n.users:
             if is_obs_node(u):
-                notes.append(f"observer {n.name} feeds observer {u.name}")
-                out.add(u.name)
+                if not is_equalization_observer(modules[u.target]):
+                    notes.append(f"observer {n.name} feeds observer {u.name}")
+                out.update(consumer_names(u))
             elif u.op == "output":
                 out.add("output")
             else:
@@ -183,8 +188,12 @@ def canonical_placement(prepared, input_graph):
             entry = {"id": ids[id(m)]}
             entry.update(describe_observer(m))
             observers.append(entry)
-        insertions.append({"name": n.name, "observer": ids[id(m)], "value": value_name(n.args[0]),
-                           "consumers": consumer_names(n)})
+        ins = {"name": n.name, "observer": ids[id(m)], "value": value_name(n.args[0]),
+               "consumers": consumer_names(n)}
+        if is_equalization_observer(m):
+            # A second observer at the same point, after the ordinary one (plan "kind").
+            ins["kind"] = "equalization"
+        insertions.append(ins)
     return observers, insertions, notes
 
 
@@ -220,16 +229,28 @@ def standalone_placements(model, prepared, pcc):
     return out
 
 
-def run_prepare(model, qconfig_mapping, example_inputs, pcc, backend_config, qat):
-    fn = prepare_qat_fx if qat else prepare_fx
-    return fn(model, qconfig_mapping, example_inputs, prepare_custom_config=pcc,
-              backend_config=backend_config)
+def run_prepare(model, qconfig_mapping, example_inputs, pcc, backend_config, qat,
+                equalization_config=None):
+    if qat:
+        return prepare_qat_fx(model, qconfig_mapping, example_inputs, prepare_custom_config=pcc,
+                              backend_config=backend_config)
+    return prepare_fx(model, qconfig_mapping, example_inputs, prepare_custom_config=pcc,
+                      _equalization_config=equalization_config, backend_config=backend_config)
+
+
+def default_equalization_config():
+    """QConfigMapping().set_global(default_equalization_qconfig): what `--equalization default`
+    (and qprepc's `--equalization default`) means."""
+    from torch.ao.quantization.fx._equalize import default_equalization_qconfig
+    return tq.QConfigMapping().set_global(default_equalization_qconfig)
 
 
 def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_mapping=None,
-              pcc=None, repeat=1, expect_error=False):
+              pcc=None, repeat=1, expect_error=False, equalization_config=None):
     """Returns (reference_dict, qg_text, summary). With `expect_error`, a prepare_fx exception is
-    the answer: it is recorded as `"error"` (type and message) with no observers."""
+    the answer: it is recorded as `"error"` (type and message) with no observers.
+    `equalization_config`: prepare_fx's _equalization_config (a QConfigMapping of
+    EqualizationQConfigs; prepare_qat_fx has none)."""
     qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), example_inputs, graph_name,
                                                pcc)
     backend_config = backend_config_for(backend)
@@ -244,7 +265,7 @@ def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_map
         start = time.perf_counter()
         try:
             prepared = run_prepare(m, qconfig_mapping, example_inputs, copy.deepcopy(pcc),
-                                   backend_config, qat)
+                                   backend_config, qat, copy.deepcopy(equalization_config))
         except Exception as e:  # noqa: BLE001  (PyTorch raises many types; all are the answer)
             if not expect_error:
                 raise
@@ -308,6 +329,9 @@ def main(argv=None):
     p.add_argument("--qat", action="store_true", help="prepare_qat_fx, model in train mode")
     p.add_argument("--qconfig-mapping", metavar="FILE.py:FACTORY",
                    help="a function returning the QConfigMapping (default: the backend's)")
+    p.add_argument("--equalization", metavar="default|FILE.py:FACTORY",
+                   help="prepare_fx's _equalization_config: `default` is QConfigMapping()."
+                        "set_global(default_equalization_qconfig), else a function returning one")
     p.add_argument("--repeat", type=int, default=1, help="time prepare_fx over N runs (median)")
     p.add_argument("-o", "--output", required=True, metavar="REF.json")
     p.add_argument("--qg", metavar="OUT.qg", help="also write the input graph as .qg")
@@ -322,8 +346,14 @@ def main(argv=None):
         if args.prepare_custom_config else None
     qcm = export_fx.load_python_object(args.qconfig_mapping)() if args.qconfig_mapping else None
     example_inputs = export_fx.example_inputs_from_args(args)
+    eq = None
+    if args.equalization == "default":
+        eq = default_equalization_config()
+    elif args.equalization:
+        eq = export_fx.load_python_object(args.equalization)()
     ref, qg_text, summary = reference(model, example_inputs, args.name or default_name,
-                                      args.backend, args.qat, qcm, pcc, args.repeat)
+                                      args.backend, args.qat, qcm, pcc, args.repeat,
+                                      equalization_config=eq)
     export_fx.write_file(args.output, dumps(ref))
     if args.qg:
         export_fx.write_file(args.qg, qg_text)

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,18 @@ prepare::PrepareOptions OptionsFor(const ParityCase& c) {
       o.custom.float_to_observed_mapping.emplace_back(float_type, observed.get<std::string>());
     }
   }
+  // prepare_fx's _equalization_config, as `qprepc prepare --equalization default|FILE.qr:NAME`.
+  if (c.extra.contains("equalization")) {
+    const std::string eq = c.extra["equalization"].get<std::string>();
+    if (eq == "default") {
+      o.rule_files.push_back((kRoot / "backends" / "qconfig" / "equalization.qr").string());
+      o.equalization_mapping = "default_equalization";
+    } else {
+      const size_t colon = eq.find(".qr:");
+      o.rule_files.push_back((kParity / eq.substr(0, colon + 3)).string());
+      o.equalization_mapping = eq.substr(colon + 4);
+    }
+  }
   return o;
 }
 
@@ -178,6 +191,28 @@ TEST_P(ParityTest, SamePlacementAsReference) {
   EXPECT_TRUE(diffs.empty()) << c.id << " differs from "
                              << (follows_seed ? "the seed's placement" : "PyTorch 1.13") << ":\n"
                              << Lines(diffs);
+
+  if (c.entry.contains("equalization_config")) {
+    // Equalization observers chain after ordinary ones and are named after the node they read
+    // (<name>_equalization_process_<k>): check every observer node's name at its point. (The
+    // reference lists nodes in prepared-graph order, the plan in insertion order: PyTorch puts
+    // an equalization observer right after the node it reads, but inserts it after all of the
+    // consumer's input observers.)
+    auto named = [](const engine::Plan& p) {
+      std::set<std::string> out;
+      for (const auto& i : p.insertions) {
+        std::vector<std::string> cs = i.consumers;
+        std::sort(cs.begin(), cs.end());
+        out.insert(absl::StrCat(i.name, ": ", i.value, " -> [", absl::StrJoin(cs, ", "), "] ",
+                                i.kind));
+      }
+      return out;
+    };
+    EXPECT_EQ(named(*want), named(run.plan)) << c.id << ": observer node names differ";
+    EXPECT_TRUE(std::any_of(want->insertions.begin(), want->insertions.end(),
+                            [](const engine::PlanInsertion& i) { return !i.kind.empty(); }))
+        << c.id << ": the reference has no equalization observer";
+  }
 
   if (follows_seed) {
     // The recorded 1.13 difference is real: qprep's plan is not 1.13's answer.

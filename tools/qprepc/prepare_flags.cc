@@ -1,6 +1,7 @@
 #include "tools/qprepc/prepare_flags.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -24,7 +25,12 @@ const char kPrepareFlagsHelp[] =
     "  --output-quantized-idxs 0    PrepareCustomConfig.set_output_quantized_indexes\n"
     "  --standalone-module NAME[:IN[:OUT]]  set_standalone_module_name(NAME) (repeatable); the\n"
     "                           child's input / output_quantized_indexes, e.g. standalone:0:0\n"
-    "  --custom-module TYPE=OBSERVED  set_float_to_observed_mapping (fully qualified types)\n";
+    "  --custom-module TYPE=OBSERVED  set_float_to_observed_mapping (fully qualified types)\n"
+    "  --equalization NAME|FILE.qr[:NAME]  input-weight equalization (prepare_fx's\n"
+    "                           _equalization_config): `default` is QConfigMapping().set_global(\n"
+    "                           default_equalization_qconfig); else a qconfig_mapping of equalization\n"
+    "                           qconfigs ({input_activation: ..., weight: ...}) by name, or a file\n"
+    "                           declaring one\n";
 
 namespace {
 bool ParseIdxs(const std::string& s, std::vector<int>* out) {
@@ -87,6 +93,8 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
         return false;
       }
       f->standalone_modules.push_back(std::move(sm));
+    } else if (a == "--equalization") {
+      if (!value(&f->equalization)) return false;
     } else if (a == "--custom-module") {
       if (!value(&v)) return false;
       std::vector<std::string> parts = absl::StrSplit(v, '=');
@@ -138,6 +146,38 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
     options.custom.standalone_module_names.push_back({sm.name, nullptr, std::move(child)});
   }
   options.custom.float_to_observed_mapping = flags.custom_modules;
+  if (!flags.equalization.empty()) {
+    const std::string& eq = flags.equalization;
+    if (eq == "default" || eq == "default_equalization") {
+      auto bundled = FindBundledRules();
+      if (!bundled.ok()) {
+        PrintError(bundled.status());
+        return nullptr;
+      }
+      options.rule_files.push_back(
+          (std::filesystem::path(bundled->backends_dir) / "qconfig" / "equalization.qr").string());
+      options.equalization_mapping = "default_equalization";
+    } else if (size_t dot = eq.find(".qr"); dot != std::string::npos) {
+      // FILE.qr or FILE.qr:NAME
+      std::string file = eq.substr(0, dot + 3);
+      if (dot + 3 < eq.size()) {
+        if (eq[dot + 3] != ':') {
+          std::fprintf(stderr, "qprepc: --equalization takes NAME, FILE.qr or FILE.qr:NAME (got '%s')\n",
+                       eq.c_str());
+          return nullptr;
+        }
+        options.equalization_mapping = eq.substr(dot + 4);
+      }
+      if (!std::filesystem::exists(file)) {
+        std::fprintf(stderr, "qprepc: %s: no such file\n", file.c_str());
+        return nullptr;
+      }
+      options.rule_files.push_back(file);
+      if (options.equalization_mapping.empty()) options.equalization_file = file;
+    } else {
+      options.equalization_mapping = eq;  // declared by --qconfig / --rules files
+    }
+  }
   DiagnosticSink rule_sink;
   auto result = prepare::Prepare(run->graph, options, &rule_sink);
   if (rule_sink.warning_count() > 0 && result.ok()) std::fputs(rule_sink.Render().c_str(), stderr);

@@ -30,6 +30,9 @@ struct PrepareFlags {
   std::vector<Standalone> standalone_modules;
   // --custom-module TYPE=OBSERVED_TYPE: set_float_to_observed_mapping(TYPE, OBSERVED_TYPE).
   std::vector<std::pair<std::string, std::string>> custom_modules;
+  // --equalization NAME|FILE.qr[:NAME]: prepare_fx's _equalization_config ("default": the bundled
+  // default_equalization mapping, QConfigMapping().set_global(default_equalization_qconfig)).
+  std::string equalization;
   std::vector<std::string> positional;  // after the model
   // Record why each fact holds (PrepareOptions::provenance). `qprepc explain` needs it; `qprepc
   // prepare --no-provenance` turns it off for batch runs that only want the plan.
