@@ -90,9 +90,12 @@ absl::StatusOr<std::string> ExplainNode(const PrepareResult& r, const ir::Graph&
   absl::StrAppend(&out, "  (in the facts below, node ", f, " is '", g.node(f).name,
                   "'; ids are fused-graph node ids)\n");
 
-  // qconfig
+  // qconfig (the PT2E flow has none: a quantizer annotated the graph, rules/prelude/pt2e.qr)
+  const bool pt2e = x.Rel("qspec_at") != engine::Program::kInvalid;
   const engine::ResolvedQConfig& q = r.qconfigs.per_node[f];
-  if (q.qconfig >= 0) {
+  if (pt2e) {
+    out += "flow: PT2E (the quantizer's annotations; no qconfig mapping, no backend patterns)\n";
+  } else if (q.qconfig >= 0) {
     absl::StrAppend(&out, "qconfig: ", r.qconfigs.qconfigs[q.qconfig].name, " — decided at level ",
                     std::string(engine::QConfigLevelName(q.level)), q.key.empty() ? "" : " by entry '",
                     q.key, q.key.empty() ? "" : "'", "\n");
@@ -122,7 +125,7 @@ absl::StatusOr<std::string> ExplainNode(const PrepareResult& r, const ir::Graph&
     out += "pattern: standalone module (prepared separately)\n";
   } else if (m.kind == engine::NodeMatch::Kind::kCustomModule) {
     out += "pattern: custom module class\n";
-  } else {
+  } else if (!pt2e) {
     out += "pattern: none — no backend pattern matches this node\n";
   }
 
@@ -149,6 +152,14 @@ absl::StatusOr<std::string> ExplainNode(const PrepareResult& r, const ir::Graph&
     if (!obs.empty()) {
       absl::StrAppend(&out, "observed by ", x.ObserverText(obs[0][1]), "\n");
       out += x.Proof("input_observer", obs[0], "    ");
+    } else if (x.Holds("reads_through_output", {ed})) {
+      // PT2E (rules/prelude/pt2e.qr): the edge's instance is the producer's output observer's.
+      out += "reads through the producer's output observer (the same instance)\n";
+      out += x.Proof("reads_through_output", {ed}, "    ");
+    } else if (x.Rel("arg_target") == engine::Program::kInvalid) {
+      // PT2E: no dtype reasoning, only annotations.
+      out += x.Holds("keyed", {ed}) ? "not observed here (keyword argument)\n"
+                                    : "not observed here: the quantizer gave this edge no spec\n";
     } else {
       out += "not observed here\n";
       auto target = x.Where("arg_target", 0, ed);
@@ -160,6 +171,33 @@ absl::StatusOr<std::string> ExplainNode(const PrepareResult& r, const ir::Graph&
                           ? "; only the pattern's root gets input observers"
                           : "",
                       "\n");
+    }
+  }
+
+  // input-weight equalization (only with an equalization config: `--equalization`)
+  if (auto eq = x.Where("equalization_qconfig", 0, fd); !eq.empty()) {
+    absl::StrAppend(&out, "equalization: qconfig ", x.Sym(eq[0][1]), "\n");
+    bool any = false;
+    for (size_t e = 0; e < r.tables.edges.size(); ++e) {
+      const auto& edge = r.tables.edges[e];
+      if (edge.consumer != f) continue;
+      auto obs = x.Where("equalization_observer", 0, static_cast<Datum>(e));
+      if (obs.empty()) continue;
+      any = true;
+      absl::StrAppend(&out, "  ", edge.path.ToString(), " <- ", x.NodeName(edge.producer),
+                      ": then ", x.ObserverText(obs[0][1]), "\n");
+      out += x.Proof("equalization_observer", obs[0], "    ");
+    }
+    if (!any) {
+      if (x.Holds("equalization_skipped_branch", {fd})) {
+        out += "  not equalized: on a quantized branch (PyTorch warns \"Cannot equalize ... "
+               "because it is part of a branch\")\n";
+        out += x.Proof("equalization_skipped_branch", {fd}, "    ");
+      } else if (!x.Holds("supports_equalization", {fd})) {
+        out += "  not equalized: not an op that supports equalization (group equalization_ops)\n";
+      } else {
+        out += "  not equalized: only a quantized pattern root is equalized (see quantized)\n";
+      }
     }
   }
 

@@ -10,6 +10,11 @@ plan's shape: `observers` (one per distinct observer module *object*, class and 
 *input-graph* name). The input graph is the one tools/export_fx.py writes (same tracer, same
 names); `--qg OUT.qg` writes it too, from the very trace the mapping used.
 
+Input-weight equalization (`--equalization`, prepare_fx's `_equalization_config`): the
+equalization observers (nn.Modules, not ObserverBase) are observer nodes too; each is an
+insertion with `"kind": "equalization"` at the point of the observer it follows (consumers are
+followed through such chains to the node that finally reads the value).
+
 Fused nodes are mapped back to the input graph: a fused node keeps its root's name; the value a
 fused chain produces is the chain's last input node, found by walking from the root along single
 users that no longer exist in the prepared graph. Instances are shared exactly when observer
