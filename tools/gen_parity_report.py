@@ -212,8 +212,10 @@ def main():
         qconfig = None
         if args.qconfig_dir and os.path.exists(os.path.join(args.qconfig_dir, f"{e['id']}.qr")):
             qconfig = os.path.join(args.qconfig_dir, f"{e['id']}.qr")
+        # Non-traceable modules are a tracing matter: the .qg already has them as leaves.
         needs_rules = (not _default_mapping(e)) or any(
-            k not in ("input_quantized_idxs", "output_quantized_idxs") for k in pcc)
+            k not in ("input_quantized_idxs", "output_quantized_idxs",
+                      "non_traceable_module_name", "non_traceable_module_class") for k in pcc)
         if needs_rules and qconfig is None:
             rows.append({"case": e["id"], "status": "skipped",
                          "why": "needs a qconfig rule file (--qconfig-dir)",
