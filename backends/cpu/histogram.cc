@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 #include "backends/cpu/kernels.h"
@@ -32,90 +33,130 @@ inline float GetNorm(float b, float e, float density) {
 
 }  // namespace
 
-absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins,
-                   const ObserverOptions& options, std::vector<float>* out) {
-  if (!Finite(lo) || !Finite(hi)) {
-    return absl::InvalidArgumentError("histc: range of [" + std::to_string(lo) + ", " +
-                                      std::to_string(hi) + "] is not finite (NaN or inf input)");
+namespace {
+
+// Histc's bounds: lo == hi widens to [lo - 1, hi + 1]; non-finite or inverted bounds are errors.
+absl::Status HistcRange(float* lo, float* hi) {
+  if (!Finite(*lo) || !Finite(*hi)) {
+    return absl::InvalidArgumentError("histc: range of [" + std::to_string(*lo) + ", " +
+                                      std::to_string(*hi) + "] is not finite (NaN or inf input)");
   }
-  if (lo == hi) {
-    lo -= 1;
-    hi += 1;
+  if (*lo == *hi) {
+    *lo -= 1;
+    *hi += 1;
   }
-  if (!(lo < hi)) return absl::InvalidArgumentError("histc: max must be larger than min");
-  const uint32_t b = static_cast<uint32_t>(bins);
-  const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
-  const int threads = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(options.num_threads, static_cast<int64_t>(n) / per)));
-  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
-  if (threads == 1) {
-    kernels::HistogramCounts(data, n, lo, hi, b, counts[0].data());
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        const size_t s = n * t / threads, e = n * (t + 1) / threads;
-        kernels::HistogramCounts(data + s, e - s, lo, hi, b, counts[t].data());
-      });
-    }
-    kernels::HistogramCounts(data, n / threads, lo, hi, b, counts[0].data());
-    for (auto& th : pool) th.join();
-  }
-  out->assign(b, 0.0f);
-  for (uint32_t k = 0; k < b; ++k) {
-    uint64_t c = 0;
-    for (int t = 0; t < threads; ++t) c += counts[t][k];
-    (*out)[k] = static_cast<float>(c);
-  }
+  if (!(*lo < *hi)) return absl::InvalidArgumentError("histc: max must be larger than min");
   return absl::OkStatus();
 }
 
-absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, float batch_min,
-                              float batch_max, const ObserverOptions& options) {
+int ThreadsFor(const ObserverOptions& options, size_t n) {
+  const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(options.num_threads, static_cast<int64_t>(n) / per)));
+}
+
+// Runs fn(begin, end, t) on `threads` contiguous chunks of [0, n), chunk 0 on this thread.
+template <typename Fn>
+void Chunks(int threads, size_t n, Fn&& fn) {
+  if (threads == 1) {
+    fn(size_t{0}, n, 0);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads, t); });
+  }
+  fn(size_t{0}, n / threads, 0);
+  for (auto& th : pool) th.join();
+}
+
+// Per-thread integer counts summed into float32 counts (exact for any thread count).
+void SumCounts(const std::vector<std::vector<uint32_t>>& counts, uint32_t bins,
+               std::vector<float>* out) {
+  out->assign(bins, 0.0f);
+  for (uint32_t k = 0; k < bins; ++k) {
+    uint64_t c = 0;
+    for (const auto& per_thread : counts) c += per_thread[k];
+    (*out)[k] = static_cast<float>(c);
+  }
+}
+
+// torch.min / torch.max of two float32 scalars: NaN propagates.
+float NanMin(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b < a ? b : a); }
+float NanMax(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b > a ? b : a); }
+
+// What HistogramObserver.forward does with a batch of the given min / max: restart the histogram
+// on the batch range (first batch, or a state that only saw one value), or histc the batch over
+// the combined range (_adjust_min_max) and combine. Depends on the batch only through its min /
+// max, which is what lets the speculative pass bin before it knows them.
+struct BatchPlan {
+  bool restart = false;
+  float lo = 0, hi = 0;  // histc range (Histc widens lo == hi itself)
+  int64_t downsample_rate = 0, start_idx = 0;
+};
+
+absl::StatusOr<BatchPlan> PlanBatch(const HistogramState& h, float batch_min, float batch_max) {
   if (!Finite(batch_min) || !Finite(batch_max)) {
     return absl::InvalidArgumentError(
         "HistogramObserver: the batch contains NaN or inf (PyTorch raises on it too)");
   }
-  const bool same_values = h->min_val == h->max_val;
-  const bool uninitialized = h->min_val == kInf && h->max_val == -kInf;
+  BatchPlan plan;
+  const bool same_values = h.min_val == h.max_val;
+  const bool uninitialized = h.min_val == kInf && h.max_val == -kInf;
   if (uninitialized || same_values) {
-    // A first batch (or a state that only ever saw one value) restarts the histogram.
-    std::vector<float> hist;
-    if (auto s = Histc(data, n, batch_min, batch_max, h->bins, options, &hist); !s.ok()) return s;
-    h->min_val = batch_min;
-    h->max_val = batch_max;
-    h->histogram = std::move(hist);
-    return absl::OkStatus();
+    plan.restart = true;
+    plan.lo = batch_min;
+    plan.hi = batch_max;
+    return plan;
   }
-  const float min_val = h->min_val, max_val = h->max_val;
-  float combined_min = std::min(batch_min, min_val);
+  const float min_val = h.min_val, max_val = h.max_val;
+  const float combined_min = std::min(batch_min, min_val);
   float combined_max = std::max(batch_max, max_val);
   // _adjust_min_max, float32 throughout.
-  const float hist_bin_width = (max_val - min_val) / static_cast<float>(h->bins * h->upsample_rate);
-  const float grid = static_cast<float>(h->bins) * hist_bin_width;
+  const float hist_bin_width = (max_val - min_val) / static_cast<float>(h.bins * h.upsample_rate);
+  const float grid = static_cast<float>(h.bins) * hist_bin_width;
   const float ratio = std::ceil((combined_max - combined_min) / grid);
   if (!(hist_bin_width > 0) || !std::isfinite(ratio) || ratio > 1e9f) {
     return absl::InvalidArgumentError(
         "HistogramObserver: the new range is too wide relative to the histogram's resolution");
   }
-  const int64_t downsample_rate = static_cast<int64_t>(ratio);
-  const float e = static_cast<float>(downsample_rate) * grid - (combined_max - combined_min);
+  plan.downsample_rate = static_cast<int64_t>(ratio);
+  const float e =
+      static_cast<float>(plan.downsample_rate) * grid - (combined_max - combined_min);
   combined_max = combined_max + e;
-  const int64_t start_idx =
+  plan.start_idx =
       static_cast<int64_t>(std::nearbyint((min_val - combined_min) / hist_bin_width));
+  plan.lo = combined_min;
+  plan.hi = combined_max;
+  return plan;
+}
 
-  std::vector<float> combined;
-  if (auto s = Histc(data, n, combined_min, combined_max, h->bins, options, &combined); !s.ok()) {
-    return s;
+bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+
+// Bit-identical plans give bit-identical results (the plan is all forward reads of the batch).
+bool SamePlan(const BatchPlan& a, const BatchPlan& b) {
+  return a.restart == b.restart && SameBits(a.lo, b.lo) && SameBits(a.hi, b.hi) &&
+         a.downsample_rate == b.downsample_rate && a.start_idx == b.start_idx;
+}
+
+// The rest of forward, given the batch's histc over [plan.lo, plan.hi].
+absl::Status ApplyBatch(HistogramState* h, const BatchPlan& plan, std::vector<float> combined) {
+  if (plan.restart) {
+    h->min_val = plan.lo;
+    h->max_val = plan.hi;
+    h->histogram = std::move(combined);
+    return absl::OkStatus();
   }
-  if (combined_min == min_val && combined_max == max_val) {
+  const float min_val = h->min_val, max_val = h->max_val;
+  if (plan.lo == min_val && plan.hi == max_val) {
     for (int64_t k = 0; k < h->bins; ++k) combined[k] += h->histogram[k];
   } else {
     // _combine_histograms(combined, self.histogram, upsample_rate, downsample_rate, start_idx):
     // the old histogram repeated `upsample_rate` times at start_idx within Nbins*downsample_rate
     // zeros, cumulative sums in double sampled every downsample_rate, differenced (the previous
     // sample stored through a float32 tensor), divided by upsample_rate, cast to float32, added.
-    const int64_t nb = h->bins, up = h->upsample_rate, down = downsample_rate;
+    const int64_t nb = h->bins, up = h->upsample_rate, down = plan.downsample_rate;
+    const int64_t start_idx = plan.start_idx;
     if (start_idx < 0 || start_idx + nb * up > nb * down) {
       return absl::InternalError("HistogramObserver: upsampled histogram does not fit");
     }
@@ -134,9 +175,107 @@ absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, fl
     }
   }
   h->histogram = std::move(combined);
-  h->min_val = combined_min;
-  h->max_val = combined_max;
+  h->min_val = plan.lo;
+  h->max_val = plan.hi;
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins,
+                   const ObserverOptions& options, std::vector<float>* out) {
+  if (auto s = HistcRange(&lo, &hi); !s.ok()) return s;
+  const uint32_t b = static_cast<uint32_t>(bins);
+  const int threads = ThreadsFor(options, n);
+  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
+  Chunks(threads, n, [&](size_t s, size_t e, int t) {
+    kernels::HistogramCounts(data + s, e - s, lo, hi, b, counts[t].data());
+  });
+  SumCounts(counts, b, out);
+  return absl::OkStatus();
+}
+
+absl::Status HistcMinMax(const float* data, size_t n, float lo, float hi, int64_t bins,
+                         const ObserverOptions& options, std::vector<float>* out,
+                         float* batch_min, float* batch_max) {
+  if (auto s = HistcRange(&lo, &hi); !s.ok()) return s;
+  const uint32_t b = static_cast<uint32_t>(bins);
+  const int threads = ThreadsFor(options, n);
+  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
+  std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
+  std::vector<uint64_t> outside(threads, 0);
+  Chunks(threads, n, [&](size_t s, size_t e, int t) {
+    kernels::HistogramCountsMinMax(data + s, e - s, lo, hi, b, counts[t].data(), &mins[t],
+                                   &maxs[t], &outside[t]);
+  });
+  SumCounts(counts, b, out);
+  *batch_min = mins[0];
+  *batch_max = maxs[0];
+  for (int t = 1; t < threads; ++t) {
+    *batch_min = NanMin(*batch_min, mins[t]);
+    *batch_max = NanMax(*batch_max, maxs[t]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, float batch_min,
+                              float batch_max, const ObserverOptions& options) {
+  absl::StatusOr<BatchPlan> plan = PlanBatch(*h, batch_min, batch_max);
+  if (!plan.ok()) return plan.status();
+  std::vector<float> hist;
+  if (auto s = Histc(data, n, plan->lo, plan->hi, h->bins, options, &hist); !s.ok()) return s;
+  return ApplyBatch(h, *plan, std::move(hist));
+}
+
+absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t n,
+                                   const ObserverOptions& options, HistogramPassStats* stats) {
+  HistogramPassStats local;
+  HistogramPassStats& st = stats ? *stats : local;
+  st = HistogramPassStats{};
+  const bool uninitialized = h->min_val == kInf && h->max_val == -kInf;
+  float batch_min = kInf, batch_max = -kInf;
+  if (!uninitialized && h->min_val != h->max_val) {
+    // Speculate that the batch stays inside [min_val, max_val]: then the combined range, and so
+    // the whole plan, is the state's own, and one pass bins the batch while finding its min /
+    // max. The speculation holds iff the plan of the true min / max is bit-identical.
+    absl::StatusOr<BatchPlan> guess = PlanBatch(*h, h->min_val, h->max_val);
+    if (guess.ok() && !guess->restart) {
+      std::vector<float> hist;
+      if (auto s = HistcMinMax(data, n, guess->lo, guess->hi, h->bins, options, &hist, &batch_min,
+                               &batch_max);
+          !s.ok()) {
+        return s;
+      }
+      ++st.passes;
+      absl::StatusOr<BatchPlan> plan = PlanBatch(*h, batch_min, batch_max);
+      if (!plan.ok()) return plan.status();
+      if (SamePlan(*plan, *guess)) {
+        st.speculation_held = true;
+        return ApplyBatch(h, *plan, std::move(hist));
+      }
+      // The batch widened the range: bin it again over the new one (min / max are known now).
+      std::vector<float> again;
+      if (auto s = Histc(data, n, plan->lo, plan->hi, h->bins, options, &again); !s.ok()) return s;
+      ++st.passes;
+      return ApplyBatch(h, *plan, std::move(again));
+    }
+  }
+  // No running range to speculate with: min / max first (torch.aminmax), then histc.
+  {
+    const int threads = ThreadsFor(options, n);
+    std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
+    Chunks(threads, n, [&](size_t s, size_t e, int t) {
+      kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
+    });
+    batch_min = mins[0];
+    batch_max = maxs[0];
+    for (int t = 1; t < threads; ++t) {
+      batch_min = NanMin(batch_min, mins[t]);
+      batch_max = NanMax(batch_max, maxs[t]);
+    }
+  }
+  st.passes = 2;
+  return HistogramObserve(h, data, n, batch_min, batch_max, options);
 }
 
 double ComputeQuantizationError(const HistogramState& h, int64_t dst_nbins, int64_t start_bin,

@@ -38,6 +38,27 @@ absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins
 absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, float batch_min,
                               float batch_max, const ObserverOptions& options);
 
+// How HistogramObserveBatch handled one batch (for tests and benchmarks).
+struct HistogramPassStats {
+  int passes = 0;                 // passes over the batch's data
+  bool speculation_held = false;  // the single speculative pass was the whole forward
+};
+
+// HistogramObserver.forward for one non-empty batch, min / max included. With a running range,
+// one pass bins the batch over the range the state would use if the batch stays inside it,
+// while it computes the batch's min / max (kernels::HistogramCountsMinMax); only when the batch
+// widens the range (or holds NaN / inf) is the batch binned again, so the result always equals
+// torch.aminmax followed by HistogramObserve. The first batch (or a one-value state) takes
+// min / max, then histc.
+absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t n,
+                                   const ObserverOptions& options,
+                                   HistogramPassStats* stats = nullptr);
+
+// Histc plus the data's min / max (torch.aminmax semantics, NaN sticks) in one threaded pass.
+absl::Status HistcMinMax(const float* data, size_t n, float lo, float hi, int64_t bins,
+                         const ObserverOptions& options, std::vector<float>* out,
+                         float* batch_min, float* batch_max);
+
 // Folds `other` into `h` (same bins): the merged range is PyTorch's _adjust_min_max of h against
 // the union of both ranges, and each histogram is re-binned onto it by exact interval overlap
 // (mass spread uniformly within a source bin). Mass is conserved; docs/observers.md states the

@@ -21,12 +21,25 @@
 #include <vector>
 
 #include "backends/cpu/kernels.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qprep::observers::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// Distance, in floats, of the software prefetch ahead of the loads (2 KB: measured best on the
+// test machine between 1 and 4 KB; its hardware prefetcher alone leaves the streaming loops
+// ~15% below what the memory delivers).
+constexpr size_t kPrefetchAhead = 512;
+
+// Prefetches the line kPrefetchAhead floats after p. The address is formed as an integer: it may
+// lie past the end of the buffer (a prefetch never faults), where pointer arithmetic may not.
+HWY_INLINE void PrefetchAhead(const float* p) {
+  hwy::Prefetch(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(p) +
+                                               kPrefetchAhead * sizeof(float)));
+}
 
 // True if p[0, n) holds a NaN (the exact check behind the cheap detectors below).
 HWY_INLINE bool AnyNaN(const float* p, size_t n) {
@@ -57,6 +70,8 @@ HWY_INLINE void MinMaxImpl(const float* HWY_RESTRICT p, size_t n, float* min_io,
     const size_t end = i + std::min(chunk, (n - i) / (4 * N) * (4 * N));
     auto s0 = hn::Zero(d), s1 = hn::Zero(d);
     for (; i < end; i += 4 * N) {
+      // One prefetch per 64-byte line of the four vectors.
+      for (size_t q = 0; q < 4 * N; q += 16) PrefetchAhead(p + i + q);
       const auto a = hn::LoadU(d, p + i);
       const auto b = hn::LoadU(d, p + i + N);
       const auto c = hn::LoadU(d, p + i + 2 * N);
@@ -238,104 +253,199 @@ static HWY_NOINLINE void PerChannelMinMaxKernel(const float* p, size_t outer, si
   }
 }
 
-// histc counts: bin indices for a block of kBlock values are computed N at a time into a local
-// buffer, then counted into eight interleaved sub-histograms (so runs of one bin, e.g. ReLU
-// zeros, do not serialize on one counter), summed into `counts` periodically. Separating the two phases lets the
-// vector arithmetic and the scalar increments overlap.
+// Float -> int32 truncation of values known to be in int32 range. On x86 this is one
+// cvttps2dq; hn::ConvertTo adds four operations per vector to saturate out-of-range lanes, which
+// the histogram's inner loop cannot afford and does not need.
+template <class DI, class V>
+HWY_INLINE hn::Vec<DI> TruncateInRange(DI di, V v) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  (void)di;
+  return hn::Vec<DI>{_mm512_cvttps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  (void)di;
+  return hn::Vec<DI>{_mm256_cvttps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3
+  (void)di;
+  return hn::Vec<DI>{_mm_cvttps_epi32(v.raw)};
+#else
+  return hn::ConvertTo(di, v);
+#endif
+}
+
+// histc counts (and, with kMinMax, the running min / max of MinMax) of p[0, n).
+//
+// Bin indices ("slots") for a block of kBlock values are computed N at a time into a local
+// buffer, then counted into eight interleaved uint16 sub-histograms (so runs of one bin, e.g.
+// ReLU zeros, do not serialize on one counter), summed into `counts` before any counter can
+// wrap. Slots: [0, bins) the bins; `bins` the top edge (folded into bins - 1 at the flush, as
+// histc does); `bins + 1` the values not counted (outside [lo, hi], or NaN). One memory increment
+// per value is the floor of this loop (one store per cycle on the test machine); everything
+// else is arranged to overlap with it.
 //
 // The bin is trunc(z), z = fl(fl(t / r) * B), t = fl(x - lo), r = hi - lo (PyTorch's float32
-// expression). A vector divide costs more than the rest of the index computation, so the kernel
-// computes z' = fl(fl(t * fl(1 / r)) * B) instead and proves per lane that trunc(z') = trunc(z):
-// with u = 2^-24 and no overflow / underflow, fl(1 / r), t * that and fl(t / r) each carry one
-// rounding, so fl(t * fl(1 / r)) is within a factor (1 + u)^2 / (1 - u) of fl(t / r), and after
-// the multiply by B (each side rounded once more) |z' - z| <= 5.01 u z'. Hence z lies in
-// [z' - 8u z', z' + 8u z'] even after rounding those two bounds (one more u each); when both
-// bounds truncate to the same integer, so does z. A vector with any lane near a bin edge (about
-// 1 in 100 for 2048 bins) recomputes its bins with the divide. Tiny t (underflow) gives z, z' < 1,
-// bin 0 either way. The shortcut is used only when r and 1 / r are finite and normal and
-// B <= 2^22 (so the bins convert to integers exactly through a 2^23 add).
-static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
-                                               uint32_t bins, uint32_t* counts) {
+// expression). A vector divide costs more than the rest of the loop, so the fast path computes
+// z' = fl(t * s), s = fl(B / r), and proves per lane that trunc(z') = trunc(z): with u = 2^-24
+// and no overflow / underflow, s, t * s, t / r and the product by B each carry one rounding, so
+// z' / z lies within (1 + u)^2 / (1 - u)^2, i.e. |z' - z| <= 4.01 u z' (< 5.01 u z', the bound of
+// the earlier two-multiply form). Hence z lies in [z' - 8u z', z' + 8u z'] even after rounding
+// those two bounds (one more u each); when both bounds truncate to the same integer, so does z.
+// A vector with a lane that close to a bin edge (about 1 in 100 vectors for 2048 bins) redoes
+// its bins with the divide. Tiny t (underflow) gives z, z' < 1, bin 0 either way; in-range t
+// lies in [0, r], so z' <= B (1 + 4.01u) and the slot is at most `bins`. Values not counted get
+// z' = B + 1.5, which both bounds truncate to bins + 1 as long as 8u (B + 1.5) < 1/2. So the fast
+// path needs r and s finite and normal and B <= 2^19; otherwise every vector takes the divide.
+//
+// kMinMax: plain Min / Max accumulators (exact when the data has no NaN) and one Add per vector
+// into a per-block sum, which is NaN if the block holds a NaN (or +inf meets -inf: a false
+// alarm). Any alarm re-runs the exact MinMax over p, so the detector never decides a result.
+template <bool kMinMax>
+HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, float hi,
+                              uint32_t bins, uint32_t* counts, float* min_io, float* max_io,
+                              uint64_t* outside) {
+  if (bins > (uint32_t{1} << 30)) {  // slot numbers must fit int32; the sub-histograms memory
+    if (kMinMax) reference::MinMax(p, n, min_io, max_io);
+    for (size_t j = 0; kMinMax && j < n; ++j) *outside += !(p[j] >= lo && p[j] <= hi);
+    reference::HistogramCounts(p, n, lo, hi, bins, counts);
+    return;
+  }
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
   constexpr size_t kBlock = 128;
   const float range = hi - lo;
-  const float inv = 1.0f / range;
-  const bool use_reciprocal = std::isnormal(range) && std::isnormal(inv) &&
-                              bins <= (uint32_t{1} << 22);
+  const float scale = static_cast<float>(bins) / range;
+  const bool fast = std::isnormal(range) && std::isnormal(scale) && bins <= (uint32_t{1} << 19);
   const auto vlo = hn::Set(d, lo), vhi = hn::Set(d, hi), vrange = hn::Set(d, range);
-  const auto vinv = hn::Set(d, inv);
+  const auto vscale = hn::Set(d, scale);
   const auto veps = hn::Set(d, 4.76837158203125e-07f);  // 2^-21 = 8u
   const auto vbins = hn::Set(d, static_cast<float>(bins));
+  const auto vnotf = hn::Set(d, static_cast<float>(bins) + 1.5f);
   const auto vlast = hn::Set(di, static_cast<int32_t>(bins - 1));
-  const auto vskip = hn::Set(di, static_cast<int32_t>(bins));  // a spare slot for skipped values
-  const auto vlastf = hn::Set(d, static_cast<float>(bins - 1));
-  const auto vskipf = hn::Set(d, static_cast<float>(bins));
-  const auto vmagic = hn::Set(d, 8388608.0f);  // 2^23: k + 2^23 has k in its low mantissa bits
-  const auto vmagici = hn::BitCast(di, vmagic);
-  // Eight uint16 sub-histograms (8 x 4 KB for 2048 bins: they stay in L1 beside the input
-  // stream), flushed into `counts` before any counter can wrap: a block of `len` values adds at
-  // most len / 8 + 7 to one sub-histogram, so 800 blocks of <= 512 add < 2^16.
-  constexpr size_t kSubs = 8;
-  constexpr size_t kBlocksPerFlush = 65535 / (kBlock / kSubs + kSubs);
-  const size_t stride = bins + 1;
-  std::vector<uint16_t> sub(kSubs * stride, 0);
+  const auto vnot = hn::Set(di, static_cast<int32_t>(bins + 1));
+  // The exact slots of one vector (the divide; Highway's saturating conversion, since z may be
+  // as large as float(bins) here).
+  const auto exact_slots = [&](decltype(vlo) v) {
+    const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
+    const auto z = hn::IfThenElseZero(in, hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins));
+    return hn::IfThenElse(hn::RebindMask(di, in), hn::Min(hn::ConvertTo(di, z), vlast), vnot);
+  };
+
+  // Eight sub-histograms for up to 2^16 bins (8 x 4 KB for 2048: they stay in L1 beside the
+  // input stream); one above that, to bound the memory.
+  const size_t subs = bins <= (uint32_t{1} << 16) ? 8 : 1;
+  const size_t stride = size_t{bins} + 2;
+  // A block of len <= kBlock values adds at most len / subs + subs to one counter.
+  const size_t blocks_per_flush = 65535 / (kBlock / subs + subs);
+  std::vector<uint16_t> sub(subs * stride, 0);
+  // One base pointer per sub-histogram, so each increment is a single add to memory.
   uint16_t* const s0 = sub.data();
+  uint16_t* const s1 = s0 + (subs == 8 ? 1 : 0) * stride;
+  uint16_t* const s2 = s0 + (subs == 8 ? 2 : 0) * stride;
+  uint16_t* const s3 = s0 + (subs == 8 ? 3 : 0) * stride;
+  uint16_t* const s4 = s0 + (subs == 8 ? 4 : 0) * stride;
+  uint16_t* const s5 = s0 + (subs == 8 ? 5 : 0) * stride;
+  uint16_t* const s6 = s0 + (subs == 8 ? 6 : 0) * stride;
+  uint16_t* const s7 = s0 + (subs == 8 ? 7 : 0) * stride;
+  uint64_t not_counted = 0;
   const auto flush = [&] {
-    for (uint32_t b = 0; b < bins; ++b) {
+    for (size_t b = 0; b < stride; ++b) {
       uint32_t sum = 0;
-      for (size_t j = 0; j < kSubs; ++j) sum += s0[j * stride + b];
-      counts[b] += sum;
+      for (size_t j = 0; j < subs; ++j) sum += s0[j * stride + b];
+      if (b < bins) {
+        counts[b] += sum;
+      } else if (b == bins) {
+        counts[bins - 1] += sum;
+      } else {
+        not_counted += sum;
+      }
     }
     std::fill(sub.begin(), sub.end(), uint16_t{0});
   };
+
+  float mn = kMinMax ? *min_io : 0.0f, mx = kMinMax ? *max_io : 0.0f;
+  const bool track = kMinMax && !std::isnan(mn) && !std::isnan(mx);
+  auto vmin = hn::Set(d, mn), vmax = hn::Set(d, mx);
+  bool maybe_nan = false;
+
   size_t blocks = 0;
   HWY_ALIGN int32_t idx[kBlock];
   size_t i = 0;
-  const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 512 on SVE)
+  const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 128 on SVE)
   while (i + N <= n) {
     const size_t len = std::min(block, (n - i) / N * N);
-    if (use_reciprocal) {
-      for (size_t k = 0; k < len; k += N) {
-        const auto v = hn::LoadU(d, p + i + k);
-        const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
-        const auto t = hn::Sub(v, vlo);
-        // Out-of-range lanes are zeroed, so every value below is in [0, bins * (1 + 2^-20)]:
-        // truncation is Floor, and integers up to 2^22 convert exactly through the magic add.
-        const auto z = hn::IfThenElseZero(in, hn::Mul(hn::Mul(t, vinv), vbins));
-        const auto m = hn::Mul(z, veps);
-        auto bin = hn::Floor(hn::Sub(z, m));
-        if (HWY_UNLIKELY(!hn::AllTrue(d, hn::Eq(bin, hn::Floor(hn::Add(z, m)))))) {
-          bin = hn::Floor(hn::IfThenElseZero(in, hn::Mul(hn::Div(t, vrange), vbins)));
-        }
-        const auto slot = hn::IfThenElse(in, hn::Min(bin, vlastf), vskipf);
-        hn::Store(hn::Sub(hn::BitCast(di, hn::Add(slot, vmagic)), vmagici), di, idx + k);
+    auto vsum = hn::Zero(d);
+    for (size_t k = 0; k < len; k += N) {
+      PrefetchAhead(p + i + k);
+      const auto v = hn::LoadU(d, p + i + k);
+      if (kMinMax) {
+        vmin = hn::Min(v, vmin);
+        vmax = hn::Max(v, vmax);
+        vsum = hn::Add(vsum, v);
       }
-    } else {
-      for (size_t k = 0; k < len; k += N) {
-        const auto v = hn::LoadU(d, p + i + k);
+      if (fast) {
         const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
-        const auto scaled = hn::Mul(hn::Div(hn::Sub(v, vlo), vrange), vbins);
-        // Out-of-range lanes are replaced before conversion, so no conversion overflows.
-        const auto pos = hn::ConvertTo(di, hn::IfThenElseZero(in, scaled));
-        hn::Store(hn::IfThenElse(hn::RebindMask(di, in), hn::Min(pos, vlast), vskip), di,
-                  idx + k);
+        const auto z = hn::IfThenElse(in, hn::Mul(hn::Sub(v, vlo), vscale), vnotf);
+        const auto m = hn::Mul(z, veps);
+        const auto slot = TruncateInRange(di, hn::Sub(z, m));
+        if (HWY_LIKELY(hn::AllTrue(di, hn::Eq(slot, TruncateInRange(di, hn::Add(z, m)))))) {
+          hn::Store(slot, di, idx + k);
+        } else {
+          hn::Store(exact_slots(v), di, idx + k);
+        }
+      } else {
+        hn::Store(exact_slots(v), di, idx + k);
       }
     }
+    if (kMinMax) maybe_nan |= !hn::AllTrue(d, hn::Eq(vsum, vsum));
     size_t k = 0;
-    for (; k + kSubs <= len; k += kSubs) {
-      for (size_t j = 0; j < kSubs; ++j) ++s0[j * stride + idx[k + j]];
+    if (subs == 8) {
+      for (; k + 8 <= len; k += 8) {
+        ++s0[idx[k]];
+        ++s1[idx[k + 1]];
+        ++s2[idx[k + 2]];
+        ++s3[idx[k + 3]];
+        ++s4[idx[k + 4]];
+        ++s5[idx[k + 5]];
+        ++s6[idx[k + 6]];
+        ++s7[idx[k + 7]];
+      }
     }
     for (; k < len; ++k) ++s0[idx[k]];
     i += len;
-    if (++blocks == kBlocksPerFlush) {
+    if (++blocks == blocks_per_flush) {
       flush();
       blocks = 0;
     }
   }
   if (blocks != 0) flush();
+  // The tail (fewer than N values), scalar.
   reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
+  for (size_t j = i; j < n; ++j) not_counted += !(p[j] >= lo && p[j] <= hi);
+  if (kMinMax) {
+    *outside += not_counted;
+    if (!track) return;  // a NaN from earlier batches sticks
+    if (maybe_nan) {
+      MinMaxImpl(p, n, min_io, max_io);
+      return;
+    }
+    mn = hn::GetLane(hn::MinOfLanes(d, vmin));
+    mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+    reference::MinMax(p + i, n - i, &mn, &mx);
+    *min_io = mn;
+    *max_io = mx;
+  }
+}
+
+static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
+                                               uint32_t bins, uint32_t* counts) {
+  HistogramImpl<false>(p, n, lo, hi, bins, counts, nullptr, nullptr, nullptr);
+}
+
+static HWY_NOINLINE void HistogramCountsMinMaxKernel(const float* p, size_t n, float lo, float hi,
+                                                     uint32_t bins, uint32_t* counts,
+                                                     float* min_io, float* max_io,
+                                                     uint64_t* outside) {
+  HistogramImpl<true>(p, n, lo, hi, bins, counts, min_io, max_io, outside);
 }
 
 // Fake-quant of one contiguous run with one scale / zero point. `divide`: x / scale (per

@@ -19,6 +19,7 @@ namespace qprep::observers::kernels {
 HWY_EXPORT(MinMaxKernel);
 HWY_EXPORT(PerChannelMinMaxKernel);
 HWY_EXPORT(HistogramCountsKernel);
+HWY_EXPORT(HistogramCountsMinMaxKernel);
 HWY_EXPORT(FakeQuantizePerTensorKernel);
 HWY_EXPORT(FakeQuantizePerChannelKernel);
 
@@ -34,6 +35,12 @@ void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inne
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins,
                      uint32_t* counts) {
   HWY_DYNAMIC_DISPATCH(HistogramCountsKernel)(p, n, lo, hi, bins, counts);
+}
+
+void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                           uint32_t* counts, float* min_io, float* max_io, uint64_t* outside) {
+  HWY_DYNAMIC_DISPATCH(HistogramCountsMinMaxKernel)(p, n, lo, hi, bins, counts, min_io, max_io,
+                                                    outside);
 }
 
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,

@@ -29,6 +29,13 @@ void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inne
 // Adds histc counts of p[0, n) over [lo, hi] (lo < hi, both finite) into counts[bins].
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
 
+// HistogramCounts and MinMax in one pass over p (HistogramObserver's speculative pass, which
+// bins with the running range while it finds the batch's min / max): counts as HistogramCounts,
+// *min_io / *max_io as MinMax, and *outside += the number of values not counted (outside
+// [lo, hi], or NaN).
+void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                           uint32_t* counts, float* min_io, float* max_io, uint64_t* outside);
+
 // out[i] = fake_quantize_per_tensor_affine(in[i], scale, zero_point, quant_min, quant_max).
 // `out` may alias `in`.
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,
@@ -46,6 +53,8 @@ void MinMax(const float* p, size_t n, float* min_io, float* max_io);
 void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inner, float* mins,
                       float* maxs);
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
+void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                           uint32_t* counts, float* min_io, float* max_io, uint64_t* outside);
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,
                            int64_t quant_min, int64_t quant_max, float* out);
 void FakeQuantizePerChannel(const float* in, size_t outer, size_t channels, size_t inner,

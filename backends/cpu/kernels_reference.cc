@@ -47,6 +47,13 @@ void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins
   }
 }
 
+void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                           uint32_t* counts, float* min_io, float* max_io, uint64_t* outside) {
+  MinMax(p, n, min_io, max_io);
+  HistogramCounts(p, n, lo, hi, bins, counts);
+  for (size_t i = 0; i < n; ++i) *outside += !(p[i] >= lo && p[i] <= hi);
+}
+
 float FakeQuantizeOne(float x, float inv_scale_or_scale, bool divide, int64_t zero_point,
                       int64_t quant_min, int64_t quant_max, float scale) {
   const float r = std::nearbyint(divide ? x / inv_scale_or_scale : x * inv_scale_or_scale);

@@ -600,8 +600,7 @@ class HistogramObserverImpl final : public Observer {
   absl::Status Observe(const float* data, const std::vector<int64_t>& shape) override {
     ASSIGN_OR_RETURN(size_t n, NumElements(shape));
     if (n == 0) return absl::OkStatus();
-    auto [mn, mx] = TensorMinMax(data, n, options());
-    return HistogramObserve(&h_, data, n, mn, mx, options());
+    return HistogramObserveBatch(&h_, data, n, options());
   }
 
   absl::StatusOr<QParams> CalculateQParams() const override {

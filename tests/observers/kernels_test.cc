@@ -131,6 +131,95 @@ void TestHistogramCountsMatchReference() {
   }
 }
 
+// The fused pass of the speculative HistogramObserver forward: counts, min / max and the
+// number of values not counted, against the references, on NaN / ±inf / edges / large counts.
+void TestHistogramCountsMinMaxMatchesReference() {
+  for (size_t n : {0, 1, 5, 16, 33, 1000, 5003, 70001}) {
+    for (uint32_t bins : {1u, 7u, 2048u}) {
+      for (int flavor : {0, 1, 2, 4}) {
+        auto v = Data(n, static_cast<uint32_t>(n * 5 + bins + flavor), flavor);
+        float lo = -2.5f, hi = 4.0f;
+        if (n > 2) {
+          v[0] = lo;
+          v[1] = hi;
+        }
+        for (float start : {std::numeric_limits<float>::infinity(), 0.5f,
+                            std::numeric_limits<float>::quiet_NaN()}) {
+          std::vector<uint32_t> got(bins, 0), want(bins, 0);
+          float mn = start, mx = -start, rmn = start, rmx = -start;
+          uint64_t out = 7, rout = 7;
+          HistogramCountsMinMaxKernel(v.data(), n, lo, hi, bins, got.data(), &mn, &mx, &out);
+          reference::HistogramCountsMinMax(v.data(), n, lo, hi, bins, want.data(), &rmn, &rmx,
+                                           &rout);
+          EXPECT_EQ(got, want) << "n=" << n << " bins=" << bins << " flavor=" << flavor;
+          EXPECT_EQ(out, rout) << "n=" << n << " bins=" << bins << " flavor=" << flavor;
+          EXPECT_TRUE(SameFloat(mn, rmn)) << n << " " << flavor << ": " << mn << " vs " << rmn;
+          EXPECT_TRUE(SameFloat(mx, rmx)) << n << " " << flavor << ": " << mx << " vs " << rmx;
+        }
+      }
+    }
+  }
+}
+
+// Values within a few ulp of bin edges, for random ranges and bin counts on both sides of the
+// reciprocal path's limit (2^19): the fast path must fall back wherever it cannot prove the bin.
+void TestHistogramCountsNearEdges() {
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (int round = 0; round < 40; ++round) {
+    const uint32_t bins = round % 4 == 0 ? (uint32_t{1} << 19) + (round % 8 == 0 ? 1 : 0)
+                                         : 1 + static_cast<uint32_t>(rng() % 4096);
+    const float lo = (unit(rng) - 0.5f) * std::pow(10.0f, static_cast<float>(rng() % 9) - 4);
+    const float hi = lo + std::pow(10.0f, static_cast<float>(rng() % 9) - 4) * (0.1f + unit(rng));
+    if (!(hi > lo)) continue;
+    std::vector<float> v(4000);
+    for (float& x : v) {
+      // An edge lo + (hi - lo) * k / bins, moved by a few ulp; some values outside the range.
+      const uint32_t k = static_cast<uint32_t>(rng() % (bins + 1));
+      float e = lo + (hi - lo) * (static_cast<float>(k) / static_cast<float>(bins));
+      const int ulps = static_cast<int>(rng() % 9) - 4;
+      for (int j = 0; j < std::abs(ulps); ++j) {
+        e = std::nextafter(e, ulps > 0 ? std::numeric_limits<float>::infinity()
+                                       : -std::numeric_limits<float>::infinity());
+      }
+      x = e;
+    }
+    std::vector<uint32_t> got(bins, 0), want(bins, 0);
+    float mn = std::numeric_limits<float>::infinity(), mx = -mn, rmn = mn, rmx = mx;
+    uint64_t out = 0, rout = 0;
+    HistogramCountsMinMaxKernel(v.data(), v.size(), lo, hi, bins, got.data(), &mn, &mx, &out);
+    reference::HistogramCountsMinMax(v.data(), v.size(), lo, hi, bins, want.data(), &rmn, &rmx,
+                                     &rout);
+    EXPECT_EQ(got, want) << "round " << round << " bins " << bins << " [" << lo << ", " << hi
+                         << "]";
+    EXPECT_EQ(out, rout);
+    std::fill(got.begin(), got.end(), 0u);
+    HistogramCountsKernel(v.data(), v.size(), lo, hi, bins, got.data());
+    EXPECT_EQ(got, want) << "round " << round;
+  }
+}
+
+// More than 65535 values in one bin (and on the top edge, which folds into the last bin): the
+// uint16 sub-histograms must flush before they wrap.
+void TestHistogramCountsLargeCounts() {
+  const size_t n = 300007;
+  std::vector<float> v(n, 1.0f);
+  for (size_t i = 0; i < n; i += 3) v[i] = 4.0f;  // hi: the last bin
+  std::vector<uint32_t> got(2048, 0), want(2048, 0);
+  HistogramCountsKernel(v.data(), n, -2.5f, 4.0f, 2048, got.data());
+  reference::HistogramCounts(v.data(), n, -2.5f, 4.0f, 2048, want.data());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(want[2047], (n + 2) / 3);
+  std::fill(got.begin(), got.end(), 0u);
+  float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+  uint64_t out = 0;
+  HistogramCountsMinMaxKernel(v.data(), n, -2.5f, 4.0f, 2048, got.data(), &mn, &mx, &out);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(out, 0u);
+  EXPECT_EQ(mn, 1.0f);
+  EXPECT_EQ(mx, 4.0f);
+}
+
 void TestFakeQuantizePerTensorMatchesReference() {
   struct Range {
     int64_t qmin, qmax, zp;
@@ -181,6 +270,9 @@ HWY_BEFORE_TEST(ObserverKernelsTest);
 HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestMinMaxMatchesReference);
 HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestPerChannelMinMaxMatchesReference);
 HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestHistogramCountsMatchReference);
+HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestHistogramCountsMinMaxMatchesReference);
+HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestHistogramCountsNearEdges);
+HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestHistogramCountsLargeCounts);
 HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestFakeQuantizePerTensorMatchesReference);
 HWY_EXPORT_AND_TEST_P(ObserverKernelsTest, TestFakeQuantizePerChannelMatchesReference);
 

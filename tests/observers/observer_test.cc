@@ -3,13 +3,16 @@
 // entry points.
 #include "backends/cpu/observer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backends/cpu/histogram.h"
+#include "backends/cpu/kernels.h"
 #include "common/observer_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -212,6 +215,106 @@ TEST(Histogram, SearchStopsAtTheFirstIncreaseLikePyTorch) {
   EXPECT_GT(hi, 400.0f);
   EXPECT_LE(hi, 500.0f);
   EXPECT_LE(lo, 0.0f);
+}
+
+
+// The speculative single pass (HistogramObserveBatch) against the two-pass definition
+// (torch.aminmax, then HistogramObserve) on batch sequences that keep, touch, widen and shrink
+// the running range, on NaN / inf batches, for 1 and 2 threads: the states must be bit-identical,
+// and the pass counts must show which path ran.
+HistogramState ReferenceStep(HistogramState h, const std::vector<float>& x, absl::Status* status) {
+  float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+  kernels::reference::MinMax(x.data(), x.size(), &mn, &mx);
+  *status = HistogramObserve(&h, x.data(), x.size(), mn, mx, {});
+  return h;
+}
+
+void ExpectSameState(const HistogramState& a, const HistogramState& b, const std::string& what) {
+  EXPECT_EQ(std::memcmp(&a.min_val, &b.min_val, 4), 0) << what << ": " << a.min_val << " vs "
+                                                       << b.min_val;
+  EXPECT_EQ(std::memcmp(&a.max_val, &b.max_val, 4), 0) << what << ": " << a.max_val << " vs "
+                                                       << b.max_val;
+  ASSERT_EQ(a.histogram.size(), b.histogram.size()) << what;
+  EXPECT_EQ(std::memcmp(a.histogram.data(), b.histogram.data(), 4 * a.histogram.size()), 0)
+      << what;
+}
+
+TEST(Histogram, SpeculativePassEqualsTwoPassesOnEveryKindOfBatch) {
+  struct Batch {
+    const char* what;
+    std::vector<float> x;
+    int passes;  // expected passes over the data (0: the batch is an error)
+    bool held;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  auto base = Normal(300000, 11);  // > min_elements_per_thread below: both threads work
+  const float bmin = *std::min_element(base.begin(), base.end());
+  const float bmax = *std::max_element(base.begin(), base.end());
+  auto inside = Normal(300000, 12);
+  for (float& f : inside) f = std::clamp(f, bmin, bmax);
+  inside[17] = bmin;  // touches both bounds: still inside
+  inside[99] = bmax;
+  auto shrunk = Normal(70000, 13);
+  for (float& f : shrunk) f *= 0.1f;
+  auto wider_hi = Normal(300000, 14);
+  wider_hi[5] = bmax * 3.0f;
+  auto wider_lo = Normal(300000, 15);
+  wider_lo[6] = bmin - 0.001f;
+  auto with_nan = inside;
+  with_nan[1234] = std::nanf("");
+  auto with_inf = inside;
+  with_inf[4321] = inf;
+  auto after = Normal(300000, 16);
+  std::vector<Batch> batches = {
+      {"first", base, 2, false},          {"inside", inside, 1, true},
+      {"shrunk", shrunk, 1, true},        {"wider_hi", wider_hi, 2, false},
+      {"inside again", inside, 1, true},  {"wider_lo", wider_lo, 2, false},
+      {"nan", with_nan, 0, false},        {"inf", with_inf, 0, false},
+      {"after errors", after, 1, true},
+  };
+  for (int threads : {1, 2}) {
+    ObserverOptions options;
+    options.num_threads = threads;
+    options.min_elements_per_thread = 1000;
+    HistogramState got, want;
+    got.histogram.assign(got.bins, 0.0f);
+    want.histogram.assign(want.bins, 0.0f);
+    for (const Batch& b : batches) {
+      const std::string what = std::string(b.what) + ", threads " + std::to_string(threads);
+      HistogramPassStats stats;
+      absl::Status s = HistogramObserveBatch(&got, b.x.data(), b.x.size(), options, &stats);
+      absl::Status ws;
+      HistogramState next = ReferenceStep(want, b.x, &ws);
+      EXPECT_EQ(s.ok(), ws.ok()) << what << ": " << s << " / " << ws;
+      if (ws.ok()) want = next;
+      ExpectSameState(got, want, what);
+      if (b.passes > 0) {
+        EXPECT_EQ(stats.passes, b.passes) << what;
+        EXPECT_EQ(stats.speculation_held, b.held) << what;
+      } else {
+        EXPECT_FALSE(s.ok()) << what;
+      }
+    }
+  }
+}
+
+// A range whose minimum is -0 and a batch whose minimum is +0: they compare equal, but the new
+// state must hold the combined minimum the two-pass path computes (+0, from torch.min's order),
+// not the state's own -0 the speculation planned with.
+TEST(Histogram, SpeculationComparesPlansBitForBit) {
+  HistogramState got, want;
+  got.histogram.assign(got.bins, 0.0f);
+  want.histogram.assign(want.bins, 0.0f);
+  std::vector<float> first = {-0.0f, 1.0f, 2.0f, 0.5f};
+  std::vector<float> second = {0.0f, 1.0f, 2.0f, 0.25f};
+  for (const auto* x : {&first, &second, &first}) {
+    HistogramPassStats stats;
+    ASSERT_TRUE(HistogramObserveBatch(&got, x->data(), x->size(), {}, &stats).ok());
+    absl::Status ws;
+    want = ReferenceStep(want, *x, &ws);
+    ASSERT_TRUE(ws.ok());
+    ExpectSameState(got, want, "signed zero");
+  }
 }
 
 }  // namespace
