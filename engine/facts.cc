@@ -563,12 +563,14 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
       case NodeMatch::Kind::kStandaloneModule:
         L.Add("standalone_module", {nd});
         // get_standalone_module_configs: the entry by class, overridden by the entry by name; a
-        // child without a PrepareCustomConfig of its own has no quantized inputs.
+        // child without a PrepareCustomConfig of its own has no quantized inputs. When the parent
+        // inserts its observers, PyTorch (1.13 and 2.x) has already swapped the child for its
+        // ObservedStandaloneGraphModule (run_prepare_fx_on_standalone_modules runs first), so
+        // the by-class lookup (`type(modules[name])`) never finds the float class: only an entry
+        // by name gives the parent quantized inputs (golden standalone_parent_qconfig). The
+        // child's own prepare does use its class entry.
         {
           const StandaloneModuleConfigEntry* entry = nullptr;
-          for (const auto& e : custom.standalone_module_classes) {
-            if (e.key == ModuleTypeOf(g, id)) entry = &e;
-          }
           for (const auto& e : custom.standalone_module_names) {
             if (e.key == g.node(id).target) entry = &e;
           }

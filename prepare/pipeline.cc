@@ -114,7 +114,22 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Grap
   r.rules = std::move(rules);
   ASSIGN_OR_RETURN(r.backend_name, Choose(r.rules.backends, options.backend, "backend"));
   ASSIGN_OR_RETURN(r.equalization_mapping_name, ChooseEqualization(r.rules, options));
-  {
+  if (!options.global_qconfig.empty()) {
+    // QConfigMapping().set_global(qconfig): a standalone module's own mapping when its config
+    // entry has none (get_standalone_module_configs: the parent's qconfig at that node).
+    engine::QConfigMapping m;
+    if (options.global_qconfig == "none" || options.global_qconfig == "None") {
+      m.global_qconfig = engine::QConfig::None();
+    } else if (auto q = r.rules.qconfigs.find(options.global_qconfig);
+               q != r.rules.qconfigs.end()) {
+      m.global_qconfig = q->second;
+    } else {
+      return absl::NotFoundError(absl::StrCat("no qconfig named '", options.global_qconfig,
+                                              "' in the rule files (for the global qconfig)"));
+    }
+    r.qconfig_mapping_name = absl::StrCat("set_global(", options.global_qconfig, ")");
+    r.config.qconfig_mapping = std::move(m);
+  } else {
     // The equalization mapping is not a candidate for the qconfig mapping.
     std::map<std::string, const engine::QConfigMapping*> candidates;
     for (const auto& [name, m] : r.rules.qconfig_mappings) {
@@ -122,9 +137,9 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Grap
     }
     ASSIGN_OR_RETURN(r.qconfig_mapping_name,
                      Choose(candidates, options.qconfig_mapping, "qconfig_mapping"));
+    r.config.qconfig_mapping = r.rules.qconfig_mappings.at(r.qconfig_mapping_name);
   }
   r.config.backend_config = r.rules.backends.at(r.backend_name);
-  r.config.qconfig_mapping = r.rules.qconfig_mappings.at(r.qconfig_mapping_name);
   r.config.prepare_custom_config = options.custom;
   r.config.is_qat = options.qat;
 

@@ -46,6 +46,10 @@ struct PrepareOptions {
   // qconfig_mapping, which is used.
   std::string equalization_mapping;
   std::string equalization_file;
+  // When set, the qconfig mapping is QConfigMapping().set_global(<the qconfig of this name>, or
+  // `none`) instead of a declared mapping: what 1.13 prepares a standalone module with when its
+  // entry gives no mapping (the parent's qconfig at the standalone node).
+  std::string global_qconfig;
   engine::PrepareCustomConfig custom;  // input/output_quantized_idxs etc. (flags)
   engine::EvalOptions eval;
   bool provenance = true;

@@ -30,6 +30,7 @@ Exit status 1 when any compared case differs or fails.
 
 import argparse
 import json
+import re
 import math
 import os
 import statistics
@@ -125,10 +126,12 @@ def _extra_flags(extra, cases_dir=None):
                 else os.path.join(cases_dir, eq)]
     if extra.get("qconfig_mapping"):
         cmd += ["--qconfig-mapping", extra["qconfig_mapping"]]
-    for sm in extra.get("standalone_modules", []):
-        cmd += ["--standalone-module", "%s:%s:%s" % (
-            sm["name"], ",".join(map(str, sm.get("input_quantized_idxs", []))),
-            ",".join(map(str, sm.get("output_quantized_idxs", []))))]
+    for key, flag, field in (("standalone_modules", "--standalone-module", "name"),
+                             ("standalone_module_classes", "--standalone-module-class", "type")):
+        for sm in extra.get(key, []):
+            cmd += [flag, "%s:%s:%s" % (
+                sm[field], ",".join(map(str, sm.get("input_quantized_idxs", []))),
+                ",".join(map(str, sm.get("output_quantized_idxs", []))))]
     for float_type, observed in sorted(extra.get("custom_modules", {}).items()):
         cmd += ["--custom-module", f"{float_type}={observed}"]
     return cmd
@@ -172,6 +175,7 @@ def run_case(qprepc, qg, backend, qat, pcc, qconfig, expect_error, ref, repeat, 
             return result
         with open(plan_path) as f:
             plan = json.load(f)
+    result["plan_nodes"] = plan.get("nodes", [])
     diffs = compare(plan, ref)
     result["status"] = "pass" if not diffs else "differ"
     if diffs:
@@ -232,18 +236,32 @@ def main():
                      _extra_flags(extra, cases_dir))
         if r["status"] == "pass" and extra.get("seed_reference"):
             r["status"] = "pass-seed"
-        # A standalone child is prepared separately (its own idxs, the parent's mapping).
-        for sm in extra.get("standalone_modules", []):
-            child_qg = (e.get("standalone_qg") or {}).get(sm["name"])
-            child_ref = (ref.get("standalone_modules") or {}).get(sm["name"])
-            if not child_qg or child_ref is None or r["status"] != "pass":
+        # A standalone child is prepared separately, as 1.13's get_standalone_module_configs
+        # says: the entry by name, else by class; its own idxs; its own mapping / backend, or
+        # else QConfigMapping().set_global(the parent's qconfig at the node) and the parent's
+        # backend.
+        with open(os.path.join(data_dir, e["qg"])) as f:
+            module_types = dict(re.findall(r"(?m)^module (\S+) : ([\w.]+)", f.read()))
+        for path, child_ref in sorted((ref.get("standalone_modules") or {}).items()):
+            child_qg = (e.get("standalone_qg") or {}).get(path)
+            sm = next((x for x in extra.get("standalone_modules", []) if x["name"] == path),
+                      None) or next((x for x in extra.get("standalone_module_classes", [])
+                                     if x["type"] == module_types.get(path)), None)
+            if not child_qg or sm is None or r["status"] != "pass":
                 continue
-            child = run_case(args.qprepc, os.path.join(data_dir, child_qg), e["backend"],
-                             e["qat"], sm, qconfig, False, child_ref, 1,
-                             _extra_flags({"qconfig_mapping": extra.get("qconfig_mapping")}))
+            flags = []
+            if sm.get("qconfig_mapping"):
+                flags += ["--qconfig-mapping", sm["qconfig_mapping"]]
+            else:
+                parent_q = next((n["qconfig"] for n in r.get("plan_nodes", [])
+                                 if n["name"] == path.replace(".", "_")), "")
+                flags += ["--global-qconfig", parent_q.split(" (")[0] or "none"]
+            child = run_case(args.qprepc, os.path.join(data_dir, child_qg),
+                             sm.get("backend", e["backend"]), e["qat"], sm, qconfig, False,
+                             child_ref, 1, flags)
             if child["status"] != "pass":
                 r["status"] = child["status"]
-                r["diffs"] = [f"standalone {sm['name']}: {d}" for d in child.get("diffs", [])]
+                r["diffs"] = [f"standalone {path}: {d}" for d in child.get("diffs", [])]
         r["case"] = e["id"]
         r["nodes"] = e.get("nodes")
         rows.append(r)

@@ -111,6 +111,15 @@ prepare::PrepareOptions OptionsFor(const ParityCase& c) {
           {sm["name"].get<std::string>(), nullptr, std::move(child)});
     }
   }
+  if (c.extra.contains("standalone_module_classes")) {
+    for (const auto& sm : c.extra["standalone_module_classes"]) {
+      auto child = std::make_shared<engine::PrepareConfig>();
+      child->prepare_custom_config.input_quantized_idxs = Idxs(sm, "input_quantized_idxs");
+      child->prepare_custom_config.output_quantized_idxs = Idxs(sm, "output_quantized_idxs");
+      o.custom.standalone_module_classes.push_back(
+          {sm["type"].get<std::string>(), nullptr, std::move(child)});
+    }
+  }
   if (c.extra.contains("custom_modules")) {
     for (const auto& [float_type, observed] : c.extra["custom_modules"].items()) {
       o.custom.float_to_observed_mapping.emplace_back(float_type, observed.get<std::string>());
@@ -135,6 +144,7 @@ struct PrepareRun {
   absl::Status status;
   engine::Plan plan;
   std::string diagnostics;
+  std::unique_ptr<prepare::PrepareResult> result;
 };
 
 PrepareRun PrepareGraph(const fs::path& qg, const prepare::PrepareOptions& options) {
@@ -153,6 +163,7 @@ PrepareRun PrepareGraph(const fs::path& qg, const prepare::PrepareOptions& optio
     return run;
   }
   run.plan = (*result)->plan;
+  run.result = *std::move(result);
   return run;
 }
 
@@ -226,27 +237,64 @@ TEST_P(ParityTest, SamePlacementAsReference) {
     }
   }
 
-  // A standalone child is prepared separately, with its own quantized indexes and the parent's
-  // mapping; the reference lists its placement under standalone_modules.
-  if (c.extra.contains("standalone_modules") && c.entry.contains("standalone_qg")) {
-    for (const auto& sm : c.extra["standalone_modules"]) {
-      const std::string name = sm["name"].get<std::string>();
-      ASSERT_TRUE(golden.contains("standalone_modules") &&
-                  golden["standalone_modules"].contains(name));
+  // A standalone child is prepared separately, as 1.13's get_standalone_module_configs says: the
+  // entry by name, else by class (the module's type); its own quantized indexes; its own mapping
+  // or else QConfigMapping().set_global(<the parent's qconfig at the node>) (not the parent's
+  // mapping); its own backend or else the parent's. The reference lists each child's placement
+  // under standalone_modules (by module path).
+  if (golden.contains("standalone_modules")) {
+    ASSERT_NE(run.result, nullptr);
+    DiagnosticSink graph_sink;
+    auto parent_graph = ir::ReadQgFile((kData / c.entry["qg"].get<std::string>()).string(),
+                                       &graph_sink);
+    ASSERT_TRUE(parent_graph.ok()) << parent_graph.status();
+    for (const auto& [path, child_ref_in] : golden["standalone_modules"].items()) {
+      std::string type;
+      for (const ir::Module& m : parent_graph->modules()) {
+        if (m.path == path) type = m.type;
+      }
+      nlohmann::json entry;
+      for (const char* key : {"standalone_module_classes", "standalone_modules"}) {
+        for (const auto& sm : c.extra.value(key, nlohmann::json::array())) {
+          if (sm.value("name", "") == path || sm.value("type", "") == type) entry = sm;
+        }
+      }
+      ASSERT_TRUE(entry.is_object()) << c.id << ": cases.json has no entry for standalone " << path;
+      ASSERT_TRUE(c.entry.contains("standalone_qg") && c.entry["standalone_qg"].contains(path));
       prepare::PrepareOptions child = options;
       child.custom = {};
-      child.custom.input_quantized_idxs = Idxs(sm, "input_quantized_idxs");
-      child.custom.output_quantized_idxs = Idxs(sm, "output_quantized_idxs");
+      child.custom.input_quantized_idxs = Idxs(entry, "input_quantized_idxs");
+      child.custom.output_quantized_idxs = Idxs(entry, "output_quantized_idxs");
+      // 1.13 passes no equalization config to a standalone child.
+      child.equalization_mapping.clear();
+      child.equalization_file.clear();
+      if (entry.contains("backend")) {
+        const std::string backend = entry["backend"].get<std::string>();
+        child.rule_files[1] = (kRoot / "backends" / (backend + ".qr")).string();
+        child.backend = backend;
+      }
+      if (entry.contains("qconfig_mapping")) {
+        child.qconfig_mapping = entry["qconfig_mapping"].get<std::string>();
+      } else {
+        const prepare::PrepareResult& parent = *run.result;
+        std::string qconfig = "none";
+        for (ir::NodeId i = 0; i < parent.fusion.graph.num_nodes(); ++i) {
+          const ir::Node& n = parent.fusion.graph.node(i);
+          if (n.kind != ir::NodeKind::kCallModule || n.target != path) continue;
+          if (const engine::QConfig* q = parent.qconfigs.Effective(i)) qconfig = q->name;
+        }
+        child.global_qconfig = qconfig;
+      }
       PrepareRun child_run =
-          PrepareGraph(kData / c.entry["standalone_qg"][name].get<std::string>(), child);
-      ASSERT_TRUE(child_run.status.ok()) << child_run.status.message();
-      nlohmann::json child_ref = golden["standalone_modules"][name];
+          PrepareGraph(kData / c.entry["standalone_qg"][path].get<std::string>(), child);
+      ASSERT_TRUE(child_run.status.ok()) << child_run.status.message() << child_run.diagnostics;
+      nlohmann::json child_ref = child_ref_in;
       child_ref["format"] = golden["format"];  // the nested placement has no header of its own
       child_ref["version"] = golden["version"];
       auto child_want = engine::PlanFromJson(child_ref);
       ASSERT_TRUE(child_want.ok()) << child_want.status();
       std::vector<std::string> child_diffs = engine::ComparePlans(*child_want, child_run.plan);
-      EXPECT_TRUE(child_diffs.empty()) << c.id << ", standalone module " << name << ":\n"
+      EXPECT_TRUE(child_diffs.empty()) << c.id << ", standalone module " << path << ":\n"
                                        << Lines(child_diffs);
     }
   }

@@ -25,6 +25,11 @@ const char kPrepareFlagsHelp[] =
     "  --output-quantized-idxs 0    PrepareCustomConfig.set_output_quantized_indexes\n"
     "  --standalone-module NAME[:IN[:OUT]]  set_standalone_module_name(NAME) (repeatable); the\n"
     "                           child's input / output_quantized_indexes, e.g. standalone:0:0\n"
+    "  --standalone-module-class TYPE[:IN[:OUT]]  set_standalone_module_class (repeatable;\n"
+    "                           fully qualified type); a --standalone-module entry wins over it\n"
+    "  --global-qconfig NAME    the mapping is QConfigMapping().set_global(NAME) (or none): how\n"
+    "                           1.13 prepares a standalone module's own graph when its entry has\n"
+    "                           no mapping (NAME: the parent's qconfig at that node)\n"
     "  --custom-module TYPE=OBSERVED  set_float_to_observed_mapping (fully qualified types)\n"
     "  --equalization NAME|FILE.qr[:NAME]  input-weight equalization (prepare_fx's\n"
     "                           _equalization_config): `default` is QConfigMapping().set_global(\n"
@@ -78,7 +83,9 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
                      a.c_str(), v.c_str());
         return false;
       }
-    } else if (a == "--standalone-module") {
+    } else if (a == "--global-qconfig") {
+      if (!value(&f->global_qconfig)) return false;
+    } else if (a == "--standalone-module" || a == "--standalone-module-class") {
       if (!value(&v)) return false;
       std::vector<std::string> parts = absl::StrSplit(v, ':');
       PrepareFlags::Standalone sm;
@@ -87,12 +94,13 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
           (parts.size() > 1 && !ParseIdxs(parts[1], &sm.input_quantized_idxs)) ||
           (parts.size() > 2 && !ParseIdxs(parts[2], &sm.output_quantized_idxs))) {
         std::fprintf(stderr,
-                     "qprepc %s: --standalone-module takes NAME[:IN[:OUT]] like standalone:0:0 "
+                     "qprepc %s: %s takes NAME[:IN[:OUT]] like standalone:0:0 "
                      "(got '%s')\n",
-                     command, v.c_str());
+                     command, a.c_str(), v.c_str());
         return false;
       }
-      f->standalone_modules.push_back(std::move(sm));
+      (a == "--standalone-module" ? f->standalone_modules : f->standalone_module_classes)
+          .push_back(std::move(sm));
     } else if (a == "--equalization") {
       if (!value(&f->equalization)) return false;
     } else if (a == "--custom-module") {
@@ -145,6 +153,13 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
     // qconfig_mapping stays null: the child uses the parent's (PyTorch's None).
     options.custom.standalone_module_names.push_back({sm.name, nullptr, std::move(child)});
   }
+  for (const auto& sm : flags.standalone_module_classes) {
+    auto child = std::make_shared<engine::PrepareConfig>();
+    child->prepare_custom_config.input_quantized_idxs = sm.input_quantized_idxs;
+    child->prepare_custom_config.output_quantized_idxs = sm.output_quantized_idxs;
+    options.custom.standalone_module_classes.push_back({sm.name, nullptr, std::move(child)});
+  }
+  options.global_qconfig = flags.global_qconfig;
   options.custom.float_to_observed_mapping = flags.custom_modules;
   if (!flags.equalization.empty()) {
     const std::string& eq = flags.equalization;

@@ -28,6 +28,13 @@ struct PrepareFlags {
     std::vector<int> input_quantized_idxs, output_quantized_idxs;
   };
   std::vector<Standalone> standalone_modules;
+  // --standalone-module-class TYPE[:IN[:OUT]]: set_standalone_module_class(TYPE, None, ..., child
+  // config, None) (`name` holds the fully qualified type); a by-name entry wins over it.
+  std::vector<Standalone> standalone_module_classes;
+  // --global-qconfig NAME: the mapping is QConfigMapping().set_global(NAME) (`none` allowed):
+  // how 1.13 prepares a standalone child whose entry has no mapping (NAME = the parent's qconfig
+  // at the standalone node, which `qprepc explain PARENT.qg NODE` shows).
+  std::string global_qconfig;
   // --custom-module TYPE=OBSERVED_TYPE: set_float_to_observed_mapping(TYPE, OBSERVED_TYPE).
   std::vector<std::pair<std::string, std::string>> custom_modules;
   // --equalization NAME|FILE.qr[:NAME]: prepare_fx's _equalization_config ("default": the bundled
