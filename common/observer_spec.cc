@@ -126,7 +126,9 @@ struct ArgDef {
   bool required = false;
 };
 
-enum class Family : uint8_t { kUniform, kFixed, kPlaceholder, kNoop, kReuse, kFakeQuant, kEqualization };
+enum class Family : uint8_t {
+  kUniform, kFixed, kPlaceholder, kNoop, kReuse, kFakeQuant, kEqualization, kDerived
+};
 
 struct ClassDef {
   std::string_view name;
@@ -247,6 +249,17 @@ const std::vector<ClassDef>& Classes() {
       {"FixedQParamsFakeQuantize",
        Family::kFakeQuant,
        {{"observer", ArgType::kString, V("FixedQParamsObserver"), true}}},
+      // PyTorch 2.x PT2E (_create_obs_or_fq_from_qspec): the instance a DerivedQuantizationSpec
+      // makes. Its qparams come from other instances (`derived_from`, per instance: the plan
+      // builder adds them) through `derive_qparams_fn`, named here.
+      {"_DerivedObserverOrFakeQuantize",
+       Family::kDerived,
+       {{"dtype", ArgType::kDtype, V(), true},
+        {"derive_qparams_fn", ArgType::kString, V(), true},
+        {"quant_min", ArgType::kOptionalInt, V()},
+        {"quant_max", ArgType::kOptionalInt, V()},
+        {"qscheme", ArgType::kOptionalQScheme, V()},
+        {"ch_axis", ArgType::kOptionalInt, V()}}},
   };
   return *classes;
 }
@@ -439,8 +452,11 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
                         "torch.per_channel_affine and "
                         "torch.per_channel_affine_float_qparams."));
   }
+  // 2.x observers also take the plain integer dtypes (torch.int8 / uint8 / int32) that PT2E
+  // QuantizationSpecs use; their ranges are those of qint8 / quint8 / qint32.
   if (dtype != Dtype::kQInt8 && dtype != Dtype::kQUInt8 && dtype != Dtype::kQUInt4x2 &&
-      dtype != Dtype::kQInt32) {
+      dtype != Dtype::kQInt32 && dtype != Dtype::kInt8 && dtype != Dtype::kUInt8 &&
+      dtype != Dtype::kInt32) {
     return ArgError(c.name, "dtype",
                     "Default Observer only works for qint8, quint8 and quint4x2 data type");
   }
@@ -468,12 +484,13 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
                       "range.");
     }
     const int64_t len = qmax - qmin + 1;
-    if (dtype == Dtype::kQInt8 && !(0 < len && len <= 256)) {
+    if ((dtype == Dtype::kQInt8 || dtype == Dtype::kInt8) && !(0 < len && len <= 256)) {
       return ArgError(c.name, "quant_max",
                       "quantization range should be positive and not exceed the maximum bit "
                       "range (=256).");
     }
-    if (dtype == Dtype::kQInt32 && !(0 < len && len <= (int64_t{1} << 31))) {
+    if ((dtype == Dtype::kQInt32 || dtype == Dtype::kInt32) &&
+        !(0 < len && len <= (int64_t{1} << 31))) {
       return ArgError(c.name, "quant_max",
                       "quantization range should be positive and not exceed the maximum bit "
                       "range (=4294967296).");
@@ -487,14 +504,17 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
   } else {
     switch (dtype) {
       case Dtype::kQInt8:
+      case Dtype::kInt8:
         qmin = reduce_range ? -64 : -128;
         qmax = reduce_range ? 63 : 127;
         break;
       case Dtype::kQUInt8:
+      case Dtype::kUInt8:
         qmin = 0;
         qmax = reduce_range ? 127 : 255;
         break;
       case Dtype::kQInt32:
+      case Dtype::kInt32:
         qmin = -(int64_t{1} << 31);
         qmax = (int64_t{1} << 31) - 1;
         break;
@@ -690,6 +710,15 @@ absl::StatusOr<ObserverSpec> MakeSpecImpl(
       if (IsNone(bound, "quant_min")) bound.erase("quant_min");
       if (IsNone(bound, "quant_max")) bound.erase("quant_max");
       bound.erase("factory_kwargs");
+      break;
+    case Family::kDerived:
+      if (std::get<std::string>(bound["derive_qparams_fn"].v).empty()) {
+        return ArgError(c->name, "derive_qparams_fn", "must name a function");
+      }
+      if (!IsNone(bound, "quant_min") && !IsNone(bound, "quant_max") &&
+          GetInt(bound, "quant_min") > GetInt(bound, "quant_max")) {
+        return ArgError(c->name, "quant_min", "quant_min must not exceed quant_max");
+      }
       break;
   }
   spec.args = std::move(bound);

@@ -133,6 +133,8 @@ std::vector<BuiltinRelation> MakeBuiltins() {
           "fixed scale (FixedQParamsObserver) as a FloatKey"),
       Rel("observer_zero_point", {{"o", O}, {"v", I}}, "fixed zero_point (FixedQParamsObserver)"),
       Rel("observer_is_dynamic", {{"o", O}}, "PlaceholderObserver(is_dynamic=True)"),
+      Rel("observer_name", {{"o", O}, {"name", S}},
+          "an observer declared in a rule file (`observer NAME = ...;`), by its name"),
       // --- pattern matching and the backend config ------------------------------------------
       Rel("match", {{"n", N}, {"root", N}, {"last", N}, {"p", P}},
           "n belongs to a match of pattern p; root is its first-executed node, last its output "
@@ -471,6 +473,12 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
   for (Dtype d : {Dtype::kQUInt8, Dtype::kQInt8, Dtype::kQInt32, Dtype::kQUInt4x2, Dtype::kFloat16,
                   Dtype::kFloat32, Dtype::kInt8, Dtype::kUInt8, Dtype::kInt32}) {
     if (IsQuantizedDtype(d)) L.Add("dtype_is_quantized", {L.Sym(DtypeName(d))});
+  }
+
+  if (stages.named_observers != nullptr) {
+    for (const auto& [name, spec] : *stages.named_observers) {
+      L.Add("observer_name", {observer_id(spec), L.Sym(name)});
+    }
   }
 
   // --- fusion ------------------------------------------------------------------------------

@@ -67,6 +67,9 @@ struct StageResults {
   const QConfigResolution* equalization = nullptr;
   // Optional: the rule files' groups (CompiledRules::groups) -> group_op facts.
   const std::map<std::string, std::vector<OpRef>>* groups = nullptr;
+  // Optional: the rule files' named observers (CompiledRules::observers) -> observer_name facts,
+  // so rules reach a declared observer by name (the PT2E quantizers' QuantizationSpecs).
+  const std::map<std::string, ObserverSpec>* named_observers = nullptr;
 };
 
 // What the ids in observer / qconfig / pattern / dtype-config / edge columns stand for.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "prepare/plan_builder.h"
+#include "prepare/pt2e.h"
 
 namespace qprep::prepare {
 namespace {
@@ -109,6 +110,7 @@ namespace {
 absl::StatusOr<std::unique_ptr<PrepareResult>> PrepareOwningRules(const ir::Graph& graph,
                                                                    rules::CompiledRules rules,
                                                                    const PrepareOptions& options) {
+  if (options.pt2e) return PreparePt2e(graph, std::move(rules), options);
   auto result = std::make_unique<PrepareResult>();
   PrepareResult& r = *result;
   r.rules = std::move(rules);

@@ -53,6 +53,10 @@ struct PrepareOptions {
   engine::PrepareCustomConfig custom;  // input/output_quantized_idxs etc. (flags)
   engine::EvalOptions eval;
   bool provenance = true;
+  // The PT2E flow (prepare/pt2e.h: prepare_pt2e with a quantizer's annotation rules instead of a
+  // backend config and qconfig mapping); `quantizer` names it in the plan's "backend" field.
+  bool pt2e = false;
+  std::string quantizer;
 };
 
 // Wall time per stage, for `qprepc prepare --stats` and the benchmark harness.

@@ -65,6 +65,22 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
     return absl::FailedPreconditionError(
         "same_insertion and shares must be declared as equivalence relations");
   }
+  // Optional `prepare_error(n: node, message: symbol)`: configurations PyTorch rejects at prepare
+  // time (rules/prelude/pt2e.qr: e.g. a SharedQuantizationSpec naming an unannotated edge).
+  if (RelationId errors = program.Find("prepare_error"); errors != engine::Program::kInvalid) {
+    const engine::Relation& rel = db.relation(errors);
+    std::vector<std::string> messages;
+    for (engine::TupleId t = 0; t < rel.size(); ++t) {
+      messages.push_back(absl::StrCat("node '", r.fusion.graph.node(rel.at(t, 0)).name, "': ",
+                                      std::string(r.rules.symbols->Name(rel.at(t, 1)))));
+    }
+    if (!messages.empty()) {
+      std::sort(messages.begin(), messages.end());
+      std::string text = "the annotations are rejected:";
+      for (const std::string& m : messages) absl::StrAppend(&text, "\n  ", m);
+      return absl::InvalidArgumentError(text);
+    }
+  }
 
   // 1. Points with their observer spec.
   std::map<Datum, Point> points;
@@ -156,6 +172,7 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
   };
   engine::Plan plan;
   plan.graph = input_graph.name();
+  std::vector<Datum> instance_point;  // per instance: the point whose spec made it
   // Observer node names as insert_observer gives them: activation_post_process_<k> counting
   // ordinary observers only; an equalization observer is <name of the node it observes in the
   // prepared graph>_equalization_process_<k> (get_new_attr_name_with_prefix: first free k).
@@ -183,6 +200,7 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
     if (fresh) {
       plan.observers.push_back(engine::PlanObserverFromSpec(
           it->second, r.tables.observers.at(static_cast<size_t>(ins.first->observer))));
+      instance_point.push_back(static_cast<Datum>(ins.first->id));
     }
     engine::PlanInsertion out;
     if (ins.equalization_edge == SIZE_MAX) {
@@ -208,6 +226,32 @@ absl::StatusOr<engine::Plan> BuildPlan(const PrepareResult& r, const ir::Graph& 
     for (ir::NodeId c : ins.consumers) out.consumers.push_back(consumer_name(c));
     std::sort(out.consumers.begin(), out.consumers.end());
     plan.insertions.push_back(std::move(out));
+  }
+
+  // 3b. Optional `observer_derived_from(p, i, src)` (rules/prelude/pt2e.qr): the instance made at
+  // point p derives its qparams from the instances at the points src, in order i
+  // (_DerivedObserverOrFakeQuantize's obs_or_fqs): its args get "derived_from": [instance ids].
+  if (RelationId derived = program.Find("observer_derived_from");
+      derived != engine::Program::kInvalid) {
+    std::map<Datum, std::map<Datum, Datum>> sources;  // point -> index -> source point
+    const engine::Relation& rel = db.relation(derived);
+    for (engine::TupleId t = 0; t < rel.size(); ++t) {
+      sources[rel.at(t, 0)].emplace(rel.at(t, 1), rel.at(t, 2));
+    }
+    for (size_t k = 0; k < plan.observers.size(); ++k) {
+      auto s = sources.find(instance_point[k]);
+      if (s == sources.end()) continue;
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& [index, src] : s->second) {
+        auto inst = instance_of_class.find(Rep(share_uf, src));
+        if (inst == instance_of_class.end()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "observer ", k, " derives its qparams from an edge or node that has no observer"));
+        }
+        ids.push_back(inst->second);
+      }
+      plan.observers[k].args["derived_from"] = std::move(ids);
+    }
   }
 
   // 4. Nodes of the input graph.

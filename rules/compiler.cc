@@ -1640,7 +1640,11 @@ class Compiler {
                  *want == engine::ColumnType::kPattern)) {
       sink_->Error(where, absl::StrCat("type error: a ", ColumnTypeName(*want),
                                        " column holds ids, not constants; bind a variable and "
-                                       "compare its name (e.g. qconfig_name(Q, \"default\"))"));
+                                       "compare its name (e.g. ",
+                                       *want == engine::ColumnType::kObserver
+                                           ? absl::StrCat("observer_name(O, ", symbol, ")")
+                                           : std::string("qconfig_name(Q, \"default\")"),
+                                       ")"));
       st.ok = false;
       return std::nullopt;
     }

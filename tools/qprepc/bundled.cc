@@ -66,4 +66,25 @@ absl::StatusOr<RuleSelection> SelectRules(const std::string& backend, const std:
   return sel;
 }
 
+absl::StatusOr<RuleSelection> SelectQuantizer(const std::string& quantizer) {
+  auto bundled = FindBundledRules();
+  if (!bundled.ok()) return bundled.status();
+  RuleSelection sel;
+  sel.files.push_back((fs::path(bundled->prelude).parent_path() / "pt2e.qr").string());
+  sel.search_paths.push_back(fs::path(bundled->prelude).parent_path().parent_path().string());
+  sel.search_paths.push_back(bundled->backends_dir);
+  if (absl::EndsWith(quantizer, ".qr")) {
+    if (!fs::exists(quantizer)) return absl::NotFoundError(absl::StrCat(quantizer, ": no such file"));
+    sel.files.push_back(quantizer);
+  } else {
+    fs::path f = fs::path(bundled->backends_dir) / "pt2e" / (quantizer + ".qr");
+    if (!fs::exists(f)) {
+      return absl::NotFoundError(absl::StrCat("unknown quantizer '", quantizer,
+                                              "' (bundled: xnnpack; or a .qr file)"));
+    }
+    sel.files.push_back(f.string());
+  }
+  return sel;
+}
+
 }  // namespace qprep::cli

@@ -28,6 +28,10 @@ struct RuleSelection {
 absl::StatusOr<RuleSelection> SelectRules(const std::string& backend, const std::string& qconfig,
                                           const std::string& mapping_name, bool qat);
 
+// The PT2E flow (`--quantizer NAME|FILE.qr`): the prelude pt2e.qr and a quantizer's rule file, a
+// bundled one (backends/pt2e/NAME.qr: xnnpack) or a .qr path.
+absl::StatusOr<RuleSelection> SelectQuantizer(const std::string& quantizer);
+
 }  // namespace qprep::cli
 
 #endif  // QPREP_TOOLS_QPREPC_BUNDLED_H_

@@ -14,7 +14,8 @@ namespace {
 
 std::string Usage() {
   return std::string(
-             "usage: qprepc explain MODEL.qg [--backend NAME|FILE.qr] [options] NODE...\n"
+             "usage: qprepc explain MODEL.qg [--backend NAME|FILE.qr | --quantizer NAME|FILE.qr]\n"
+             "                      [options] NODE...\n"
              "\n"
              "Runs prepare as `qprepc prepare` does and explains NODE (a node name of the input\n"
              "graph): the qconfig level that applied, the pattern that matched, why each input and\n"

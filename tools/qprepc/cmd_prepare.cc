@@ -18,10 +18,14 @@ namespace {
 std::string Usage() {
   return std::string(
              "usage: qprepc prepare MODEL.qg [--backend NAME|FILE.qr] [options]\n"
+             "       qprepc prepare MODEL.qg --quantizer NAME|FILE.qr [options]\n"
              "\n"
              "Runs quantization prepare on a .qg graph (tools/export_fx.py makes one from a\n"
              "PyTorch model): fusion, qconfig resolution, pattern matching, then the placement\n"
              "rules (rules/prelude/prepare.qr). Prints a one-screen summary.\n"
+             "With --quantizer, the PT2E flow (prepare_pt2e): the quantizer's rules annotate\n"
+             "edges and outputs with quantization specs and rules/prelude/pt2e.qr places and\n"
+             "shares the observers (docs/backend-guide.md, \"Writing a PT2E quantizer\").\n"
              "\n"
              "outputs:\n"
              "  --plan PLAN.json         the plan (docs/plan-format.md)\n"

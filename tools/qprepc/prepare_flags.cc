@@ -14,6 +14,9 @@ namespace qprep::cli {
 const char kPrepareFlagsHelp[] =
     "  --backend NAME|FILE.qr   bundled backend (fbgemm [default], x86, qnnpack, onednn, native)\n"
     "                           or a team's backend rule file\n"
+    "  --quantizer NAME|FILE.qr PT2E flow (prepare_pt2e): a quantizer's annotation rules\n"
+    "                           (bundled: xnnpack; docs/backend-guide.md) with\n"
+    "                           rules/prelude/pt2e.qr instead of --backend / --qconfig\n"
     "  --qconfig FILE.qr        qconfig mapping file (default: the backend's default mapping,\n"
     "                           get_default_qconfig_mapping / get_default_qat_qconfig_mapping)\n"
     "  --qconfig-mapping NAME   which qconfig_mapping block to use when a file declares several\n"
@@ -46,6 +49,22 @@ bool ParseIdxs(const std::string& s, std::vector<int>* out) {
   }
   return true;
 }
+// The PT2E flow has no BackendConfig or QConfigMapping: flags that name one are an error.
+bool CheckQuantizerFlags(const PrepareFlags& f, const char* command) {
+  if (f.quantizer.empty()) return true;
+  const char* conflict = f.backend_given               ? "--backend"
+                         : !f.qconfig.empty()          ? "--qconfig"
+                         : !f.qconfig_mapping.empty()  ? "--qconfig-mapping"
+                         : !f.standalone_modules.empty() ? "--standalone-module"
+                         : !f.custom_modules.empty()   ? "--custom-module"
+                                                       : nullptr;
+  if (conflict == nullptr) return true;
+  std::fprintf(stderr,
+               "qprepc %s: --quantizer (the PT2E flow: a quantizer annotates the graph) cannot be "
+               "combined with %s (the FX flow's configuration)\n",
+               command, conflict);
+  return false;
+}
 }  // namespace
 
 bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
@@ -63,6 +82,9 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
     std::string v;
     if (a == "--backend") {
       if (!value(&f->backend)) return false;
+      f->backend_given = true;
+    } else if (a == "--quantizer") {
+      if (!value(&f->quantizer)) return false;
     } else if (a == "--qconfig") {
       if (!value(&f->qconfig)) return false;
     } else if (a == "--qconfig-mapping") {
@@ -118,7 +140,7 @@ bool ParsePrepareFlags(const std::vector<std::string>& args, PrepareFlags* f,
       rest->push_back(a);
     }
   }
-  return true;
+  return CheckQuantizerFlags(*f, command);
 }
 
 std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
@@ -130,7 +152,9 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
     return nullptr;
   }
   run->graph = *std::move(graph);
-  auto sel = SelectRules(flags.backend, flags.qconfig, flags.qconfig_mapping, flags.qat);
+  auto sel = flags.quantizer.empty()
+                 ? SelectRules(flags.backend, flags.qconfig, flags.qconfig_mapping, flags.qat)
+                 : SelectQuantizer(flags.quantizer);
   if (!sel.ok()) {
     PrintError(sel.status());
     return nullptr;
@@ -144,6 +168,11 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
   options.qconfig_mapping = sel->qconfig_mapping;
   options.qat = flags.qat;
   options.provenance = flags.provenance;
+  if (!flags.quantizer.empty()) {
+    options.pt2e = true;
+    // The plan's "backend" field names the quantizer: its file name without .qr.
+    options.quantizer = std::filesystem::path(flags.quantizer).stem().string();
+  }
   options.custom.input_quantized_idxs = flags.input_quantized_idxs;
   options.custom.output_quantized_idxs = flags.output_quantized_idxs;
   for (const auto& sm : flags.standalone_modules) {

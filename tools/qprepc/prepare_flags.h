@@ -15,6 +15,9 @@ namespace qprep::cli {
 struct PrepareFlags {
   std::string model;
   std::string backend = "fbgemm";
+  bool backend_given = false;            // --backend was on the command line
+  // --quantizer NAME|FILE.qr: the PT2E flow (prepare/pt2e.h) instead of --backend / --qconfig.
+  std::string quantizer;
   std::string qconfig;                   // --qconfig FILE.qr
   std::string qconfig_mapping;           // --qconfig-mapping NAME
   std::vector<std::string> extra_rules;  // --rules FILE.qr (repeatable)
