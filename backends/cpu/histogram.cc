@@ -5,6 +5,7 @@
 #include "backends/cpu/histogram.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -195,28 +196,54 @@ absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins
   return absl::OkStatus();
 }
 
-absl::Status HistcMinMax(const float* data, size_t n, float lo, float hi, int64_t bins,
-                         const ObserverOptions& options, std::vector<float>* out,
-                         float* batch_min, float* batch_max) {
-  if (auto s = HistcRange(&lo, &hi); !s.ok()) return s;
-  const uint32_t b = static_cast<uint32_t>(bins);
+namespace {
+
+// Elements per call of the fused kernel in the speculative pass: the first call takes 2^16, each
+// next one twice as many up to 2^20, so a batch that widens the range (typically visible in its
+// first values) stops binning early, while the kernel's per-call setup (sub-histograms, flush)
+// stays near 1% of the later, larger calls.
+constexpr size_t kFirstSpeculationChunk = size_t{1} << 16;
+constexpr size_t kMaxSpeculationChunk = size_t{1} << 20;
+
+// The speculative pass: histc of the batch over [lo, hi] and its min / max (torch.aminmax, NaN
+// sticks), chunk by chunk on each thread. Once any chunk shows the batch leaving [keep_lo,
+// keep_hi] (or a NaN), the histogram will not be used: the remaining chunks only compute min /
+// max. Returns whether the histogram in *out is complete.
+bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t bins,
+                     float keep_lo, float keep_hi, const ObserverOptions& options,
+                     std::vector<float>* out, float* batch_min, float* batch_max) {
   const int threads = ThreadsFor(options, n);
-  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
+  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(bins, 0));
   std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
-  std::vector<uint64_t> outside(threads, 0);
+  std::atomic<bool> left_range{false};
   Chunks(threads, n, [&](size_t s, size_t e, int t) {
-    kernels::HistogramCountsMinMax(data + s, e - s, lo, hi, b, counts[t].data(), &mins[t],
-                                   &maxs[t], &outside[t]);
+    uint64_t outside = 0;
+    size_t chunk = kFirstSpeculationChunk;
+    for (size_t b = s, len = 0; b < e; b += len, chunk = std::min(2 * chunk, kMaxSpeculationChunk)) {
+      len = std::min(chunk, e - b);
+      if (left_range.load(std::memory_order_relaxed)) {
+        kernels::MinMax(data + b, len, &mins[t], &maxs[t]);
+        continue;
+      }
+      kernels::HistogramCountsMinMax(data + b, len, lo, hi, bins, counts[t].data(), &mins[t],
+                                     &maxs[t], &outside);
+      if (!(mins[t] >= keep_lo && maxs[t] <= keep_hi)) {
+        left_range.store(true, std::memory_order_relaxed);
+      }
+    }
   });
-  SumCounts(counts, b, out);
   *batch_min = mins[0];
   *batch_max = maxs[0];
   for (int t = 1; t < threads; ++t) {
     *batch_min = NanMin(*batch_min, mins[t]);
     *batch_max = NanMax(*batch_max, maxs[t]);
   }
-  return absl::OkStatus();
+  if (left_range.load()) return false;
+  SumCounts(counts, bins, out);
+  return true;
 }
+
+}  // namespace
 
 absl::Status HistogramObserve(HistogramState* h, const float* data, size_t n, float batch_min,
                               float batch_max, const ObserverOptions& options) {
@@ -241,15 +268,15 @@ absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t 
     absl::StatusOr<BatchPlan> guess = PlanBatch(*h, h->min_val, h->max_val);
     if (guess.ok() && !guess->restart) {
       std::vector<float> hist;
-      if (auto s = HistcMinMax(data, n, guess->lo, guess->hi, h->bins, options, &hist, &batch_min,
-                               &batch_max);
-          !s.ok()) {
-        return s;
-      }
+      float lo = guess->lo, hi = guess->hi;
+      if (auto s = HistcRange(&lo, &hi); !s.ok()) return s;
+      const bool complete =
+          SpeculativePass(data, n, lo, hi, static_cast<uint32_t>(h->bins), h->min_val, h->max_val,
+                          options, &hist, &batch_min, &batch_max);
       ++st.passes;
       absl::StatusOr<BatchPlan> plan = PlanBatch(*h, batch_min, batch_max);
       if (!plan.ok()) return plan.status();
-      if (SamePlan(*plan, *guess)) {
+      if (complete && SamePlan(*plan, *guess)) {
         st.speculation_held = true;
         return ApplyBatch(h, *plan, std::move(hist));
       }

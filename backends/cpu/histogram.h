@@ -46,18 +46,16 @@ struct HistogramPassStats {
 
 // HistogramObserver.forward for one non-empty batch, min / max included. With a running range,
 // one pass bins the batch over the range the state would use if the batch stays inside it,
-// while it computes the batch's min / max (kernels::HistogramCountsMinMax); only when the batch
-// widens the range (or holds NaN / inf) is the batch binned again, so the result always equals
+// while it computes the batch's min / max (kernels::HistogramCountsMinMax); it stops binning
+// (min / max only, from the next chunk of 2^16 growing to 2^20 elements on) once the batch
+// leaves the range. The
+// histogram is used only when the plan of the true min / max is bit-identical to the guessed
+// one; otherwise the batch is binned again over the new range, so the result always equals
 // torch.aminmax followed by HistogramObserve. The first batch (or a one-value state) takes
 // min / max, then histc.
 absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t n,
                                    const ObserverOptions& options,
                                    HistogramPassStats* stats = nullptr);
-
-// Histc plus the data's min / max (torch.aminmax semantics, NaN sticks) in one threaded pass.
-absl::Status HistcMinMax(const float* data, size_t n, float lo, float hi, int64_t bins,
-                         const ObserverOptions& options, std::vector<float>* out,
-                         float* batch_min, float* batch_max);
 
 // Folds `other` into `h` (same bins): the merged range is PyTorch's _adjust_min_max of h against
 // the union of both ranges, and each histogram is re-binned onto it by exact interval overlap

@@ -5,9 +5,13 @@
 //
 //   build-*/bin/observer_bench --benchmark_format=json   (docs/benchmarks-observers.md)
 //
-// Single-threaded throughout (ObserverOptions::num_threads = 1), like torch.set_num_threads(1).
-// Times (and so bytes_per_second) are CPU time, not wall time: the machine is shared by several
-// processes, and wall time measures their load more than these loops.
+// Single-threaded (ObserverOptions::num_threads = 1, like torch.set_num_threads(1)) except the
+// "<Kernel>_2t/<shape>" rows. Single-thread times (and so bytes_per_second) are CPU time, not
+// wall time: the machine is shared by several processes, and wall time measures their load more
+// than these loops. The _2t rows are wall time (two threads' CPU time adds up), each compared
+// with BandwidthSum_2t, the same read split over the same two threads.
+// HistogramForward is the steady state (the batch stays inside the running range: one pass);
+// HistogramForwardGrow the case where every batch widens the range (two passes).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -97,6 +101,19 @@ void BM_BandwidthSum(benchmark::State& state, const Shape* s) {
   state.SetLabel(BandwidthTargetName());
 }
 
+void BM_BandwidthSumPrefetch(benchmark::State& state, const Shape* s) {
+  const float* p = Data(*s);
+  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidthSumPrefetch(p, s->numel()));
+  SetBytes(state, s->numel() * sizeof(float));
+}
+
+// Wall-time rows (UseRealTime) for the two-thread comparison.
+void BM_BandwidthSumThreaded(benchmark::State& state, const Shape* s, int threads) {
+  const float* p = Data(*s);
+  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidthSumThreaded(p, s->numel(), threads));
+  SetBytes(state, s->numel() * sizeof(float));
+}
+
 void BM_BandwidthMinMax(benchmark::State& state, const Shape* s) {
   const float* p = Data(*s);
   float mn, mx;
@@ -111,11 +128,32 @@ void BM_BandwidthMinMax(benchmark::State& state, const Shape* s) {
 // ---- observers (what a user calls) ----------------------------------------------------------
 
 // Observer::Observe on the same tensor every iteration (the steady state of calibration).
-void BM_Observe(benchmark::State& state, const Shape* s, std::string spec) {
+void BM_Observe(benchmark::State& state, const Shape* s, std::string spec, int threads = 1) {
   const float* p = Data(*s);
   std::unique_ptr<obs::Observer> o = MakeOrDie(spec);
+  o->set_num_threads(threads);
   if (!o->Observe(p, s->dims).ok()) std::abort();
   for (auto _ : state) {
+    benchmark::DoNotOptimize(o->Observe(p, s->dims).ok());
+  }
+  SetBytes(state, s->numel() * sizeof(float));
+}
+
+// HistogramObserver forward when every batch widens the range (the speculative pass fails and
+// the batch is binned again): before each timed call the state is reset (untimed) to one that saw
+// the same tensor scaled by 1/2, so the call widens both ends of the range.
+void BM_HistogramGrow(benchmark::State& state, const Shape* s, int threads = 1) {
+  const float* p = Data(*s);
+  std::vector<float> half(p, p + s->numel());
+  for (float& f : half) f *= 0.5f;
+  std::unique_ptr<obs::Observer> o = MakeOrDie("HistogramObserver()");
+  o->set_num_threads(threads);
+  if (!o->Observe(half.data(), s->dims).ok()) std::abort();
+  const std::string narrow = o->SerializeState();
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (!o->LoadState(narrow).ok()) std::abort();
+    state.ResumeTiming();
     benchmark::DoNotOptimize(o->Observe(p, s->dims).ok());
   }
   SetBytes(state, s->numel() * sizeof(float));
@@ -203,6 +241,7 @@ void RegisterAll() {
     const Shape* sp = &s;
     reg("BandwidthSum", [sp](benchmark::State& st) { BM_BandwidthSum(st, sp); });
     reg("BandwidthMinMax", [sp](benchmark::State& st) { BM_BandwidthMinMax(st, sp); });
+    reg("BandwidthSumPrefetch", [sp](benchmark::State& st) { BM_BandwidthSumPrefetch(st, sp); });
     reg("MinMax", [sp](benchmark::State& st) { BM_Observe(st, sp, "MinMaxObserver()"); });
     reg("MovingAverageMinMax",
         [sp](benchmark::State& st) { BM_Observe(st, sp, "MovingAverageMinMaxObserver()"); });
@@ -216,6 +255,7 @@ void RegisterAll() {
     });
     reg("HistogramForward",
         [sp](benchmark::State& st) { BM_Observe(st, sp, "HistogramObserver()"); });
+    reg("HistogramForwardGrow", [sp](benchmark::State& st) { BM_HistogramGrow(st, sp); });
     reg("HistogramQParams",
         [sp](benchmark::State& st) { BM_CalculateQParams(st, sp, "HistogramObserver()"); });
     reg("FakeQuantPerTensor", [sp](benchmark::State& st) { BM_FakeQuantPerTensor(st, sp); });
@@ -232,6 +272,17 @@ void RegisterAll() {
     reg("KernelPerChannel_ch0", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 0); });
     reg("KernelPerChannel_ch1", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 1); });
     reg("KernelHistogram", [sp](benchmark::State& st) { BM_KernelHistogram(st, sp); });
+    // Two threads, wall time: each against the two-thread bandwidth row (report.py).
+    auto reg2 = [&](const std::string& name, auto fn) {
+      benchmark::RegisterBenchmark((name + "_2t" + n).c_str(), fn)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    };
+    reg2("BandwidthSum", [sp](benchmark::State& st) { BM_BandwidthSumThreaded(st, sp, 2); });
+    reg2("MinMax", [sp](benchmark::State& st) { BM_Observe(st, sp, "MinMaxObserver()", 2); });
+    reg2("HistogramForward",
+         [sp](benchmark::State& st) { BM_Observe(st, sp, "HistogramObserver()", 2); });
+    reg2("HistogramForwardGrow", [sp](benchmark::State& st) { BM_HistogramGrow(st, sp, 2); });
   }
 }
 

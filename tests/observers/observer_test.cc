@@ -265,12 +265,22 @@ TEST(Histogram, SpeculativePassEqualsTwoPassesOnEveryKindOfBatch) {
   auto with_inf = inside;
   with_inf[4321] = inf;
   auto after = Normal(300000, 16);
+  // Longer than the speculative pass's chunks (2^16 growing to 2^20): widened in the first chunk (the pass
+  // stops binning there) or in the last one.
+  auto long_early = Normal((size_t{1} << 21) + 12345, 17);
+  long_early[10] = bmax * 5.0f;
+  auto long_late = Normal((size_t{1} << 21) + 12345, 18);
+  long_late.back() = bmin * 7.0f;
+  auto long_inside = long_early;
+  long_inside[10] = 0.0f;
   std::vector<Batch> batches = {
       {"first", base, 2, false},          {"inside", inside, 1, true},
       {"shrunk", shrunk, 1, true},        {"wider_hi", wider_hi, 2, false},
       {"inside again", inside, 1, true},  {"wider_lo", wider_lo, 2, false},
       {"nan", with_nan, 0, false},        {"inf", with_inf, 0, false},
-      {"after errors", after, 1, true},
+      {"after errors", after, 1, true},   {"long, widened early", long_early, 2, false},
+      {"long, inside", long_inside, 1, true}, {"long, widened late", long_late, 2, false},
+      {"long, inside again", long_inside, 1, true},
   };
   for (int threads : {1, 2}) {
     ObserverOptions options;
