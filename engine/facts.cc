@@ -135,6 +135,9 @@ std::vector<BuiltinRelation> MakeBuiltins() {
       Rel("observer_is_dynamic", {{"o", O}}, "PlaceholderObserver(is_dynamic=True)"),
       Rel("observer_name", {{"o", O}, {"name", S}},
           "an observer declared in a rule file (`observer NAME = ...;`), by its name"),
+      Rel("fixed_qparams_fake_quantize", {{"o", O}, {"fq", O}},
+          "for a declared FixedQParamsObserver o: FixedQParamsFakeQuantize(observer=o), what PT2E "
+          "makes of a FixedQParamsQuantizationSpec under QAT"),
       // --- pattern matching and the backend config ------------------------------------------
       Rel("match", {{"n", N}, {"root", N}, {"last", N}, {"p", P}},
           "n belongs to a match of pattern p; root is its first-executed node, last its output "
@@ -477,7 +480,15 @@ absl::StatusOr<FactTables> LoadFacts(const ir::Graph& g, const StageResults& sta
 
   if (stages.named_observers != nullptr) {
     for (const auto& [name, spec] : *stages.named_observers) {
-      L.Add("observer_name", {observer_id(spec), L.Sym(name)});
+      const Datum o = observer_id(spec);
+      L.Add("observer_name", {o, L.Sym(name)});
+      if (spec.class_name == "FixedQParamsObserver") {
+        // _create_obs_or_fq_from_qspec: FixedQParamsFakeQuantize.with_args(observer=ctr) (QAT).
+        auto fq = MakeObserverSpec("FixedQParamsFakeQuantize",
+                                   {{"observer", SpecValue{spec.ToString()}}});
+        if (!fq.ok()) return fq.status();
+        L.Add("fixed_qparams_fake_quantize", {o, observer_id(*fq)});
+      }
     }
   }
 

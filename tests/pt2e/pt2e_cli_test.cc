@@ -53,6 +53,9 @@ TEST_F(Pt2eCliTest, QuantizerFileAndExplain) {
   EXPECT_THAT(r.out, HasSubstr("quantized: yes"));
   EXPECT_THAT(r.out, HasSubstr("shares one instance with the output observer of relu"));
   EXPECT_THAT(r.out, HasSubstr("explicit_sharing"));
+  EXPECT_THAT(r.out, HasSubstr("flow: PT2E"));
+  EXPECT_THAT(r.out, HasSubstr("args[0] <- relu: reads through the producer's output observer"));
+  EXPECT_THAT(r.out, HasSubstr("same_instance_as_producer_output"));
 }
 
 // Verifies the FX flow's configuration flags are refused with --quantizer (exit 2).

@@ -44,7 +44,7 @@ struct Case {
 
 absl::StatusOr<std::unique_ptr<PrepareResult>> RunPt2e(const std::string& graph_path,
                                                        const std::string& quantizer,
-                                                       ir::Graph* graph) {
+                                                       ir::Graph* graph, bool qat = false) {
   DiagnosticSink sink;
   auto g = ir::ReadQgFile(graph_path, &sink);
   if (!g.ok()) return g.status();
@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> RunPt2e(const std::string& graph_
   options.search_paths = {kSrc + "/rules", kSrc + "/backends"};
   options.pt2e = true;
   options.quantizer = "test";
+  options.qat = qat;
   DiagnosticSink rule_sink;
   return Prepare(*graph, options, &rule_sink);
 }
@@ -174,6 +175,27 @@ TEST(Pt2eTest, FixedQParamsDoesNotShareImplicitly) {
              {{"activation_post_process_0", 0, "x", {"sig"}},
               {"activation_post_process_1", 1, "sig", {"t"}},
               {"activation_post_process_2", 2, "sig", {"t"}}}});
+}
+
+// Verifies _create_obs_or_fq_from_qspec under QAT: a FixedQParamsQuantizationSpec becomes
+// FixedQParamsFakeQuantize(observer=FixedQParamsObserver(...)); the other specs keep their class.
+TEST(Pt2eTest, FixedQParamsUnderQatIsFakeQuantize) {
+  ir::Graph graph;
+  auto run = RunPt2e(kSrc + "/tests/pt2e/data/fixed_qparams.qg",
+                     kSrc + "/tests/pt2e/data/fixed_qparams.qr", &graph, /*qat=*/true);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const engine::Plan& plan = (*run)->plan;
+  ASSERT_EQ(plan.observers.size(), 3u);
+  EXPECT_EQ(plan.observers[0].class_name, "HistogramObserver");
+  EXPECT_EQ(plan.observers[1].class_name, "FixedQParamsFakeQuantize");
+  ASSERT_TRUE(plan.observers[1].inner_class.has_value());
+  EXPECT_EQ(*plan.observers[1].inner_class, "FixedQParamsObserver");
+  EXPECT_EQ(plan.observers[1].inner_args["scale"], 0.00390625);
+  EXPECT_EQ(plan.observers[1].inner_args["zero_point"], -128);
+  EXPECT_EQ(plan.observers[1].args["dtype"], "int8");
+  ASSERT_EQ(plan.insertions.size(), 3u);
+  EXPECT_EQ(plan.insertions[1].value, "sig");
+  EXPECT_EQ(plan.insertions[1].observer, 1);
 }
 
 // Verifies annotations PyTorch rejects fail the run, naming the node.
