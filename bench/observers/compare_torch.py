@@ -6,7 +6,7 @@ Measures the same operations as bench/observers/observer_bench.cc under the same
     {"context": {...}, "benchmarks": [{"name", "cpu_time_ms", "real_time_ms", "iterations",
                                        "bytes_per_second"}]}
 CPU time (time.process_time) is the primary measure, as in observer_bench (the machine is shared;
-wall time inflates with other processes' load).
+wall time inflates with other processes' load); --repetitions N reports the median of N runs.
 
 Usage: /usr/bin/python3 bench/observers/compare_torch.py [--min-time SECONDS] [--out FILE]
 """
@@ -52,6 +52,18 @@ def cases(x):
                observe(PerChannelMinMaxObserver(ch_axis=axis, dtype=torch.qint8,
                                                 qscheme=torch.per_channel_symmetric)), nbytes)
     yield "HistogramForward", observe(HistogramObserver()), nbytes
+    # Every batch widens the range: the state is reset to one that saw x / 2 before each call
+    # (three small tensor copies, ~1e-5 s, inside the timing).
+    grow = HistogramObserver()
+    grow(x * 0.5)
+    narrow = {k: v.clone() for k, v in grow.state_dict().items()}
+
+    def widen():
+        grow.min_val.copy_(narrow["min_val"])
+        grow.max_val.copy_(narrow["max_val"])
+        grow.histogram.copy_(narrow["histogram"])
+        grow(x)
+    yield "HistogramForwardGrow", widen, nbytes
     yield "HistogramQParams", lambda: hist.calculate_qparams(), None
     yield ("FakeQuantPerTensor",
            lambda: torch.fake_quantize_per_tensor_affine(x, 0.02, 128, 0, 255), nbytes)
@@ -72,6 +84,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--out", default="-")
     ap.add_argument("--filter", default="", help="substring of the benchmark names to run")
+    ap.add_argument("--repetitions", type=int, default=1,
+                    help="measure each row this many times and report the median")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(1234)
@@ -86,7 +100,8 @@ def main():
             full = "%s/%s" % (name, sname)
             if args.filter and args.filter not in full:
                 continue
-            cpu, wall, iters = measure(fn, args.min_time)
+            runs = sorted(measure(fn, args.min_time) for _ in range(max(1, args.repetitions)))
+            cpu, wall, iters = runs[len(runs) // 2]
             row = {"name": full, "cpu_time_ms": cpu * 1e3, "real_time_ms": wall * 1e3,
                    "iterations": iters}
             if nbytes:
