@@ -190,6 +190,11 @@ std::unique_ptr<PrepareRun> RunPrepare(const PrepareFlags& flags) {
   }
   options.global_qconfig = flags.global_qconfig;
   options.custom.float_to_observed_mapping = flags.custom_modules;
+  if (!flags.equalization.empty() && flags.qat) {
+    // prepare_qat_fx takes no _equalization_config (and QAT-swapped modules are not equalizable).
+    std::fprintf(stderr, "qprepc: --equalization is prepare_fx's; prepare_qat_fx (--qat) has none\n");
+    return nullptr;
+  }
   if (!flags.equalization.empty()) {
     const std::string& eq = flags.equalization;
     if (eq == "default" || eq == "default_equalization") {
