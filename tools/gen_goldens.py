@@ -23,6 +23,7 @@ import copy
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -94,6 +95,10 @@ def _jsonable(v):
     by shape, nested configs recursively)."""
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
+    from torch.ao.quantization.backend_config import BackendConfig
+    if isinstance(v, BackendConfig):
+        # A standalone child's own backend: by name (its full dict holds object addresses).
+        return f"BackendConfig(name={v.name!r})"
     if isinstance(v, type):
         return f"{v.__module__}.{v.__qualname__}"
     if isinstance(v, torch.Tensor):
@@ -104,7 +109,7 @@ def _jsonable(v):
         return [_jsonable(x) for x in v]
     if hasattr(v, "to_dict"):
         return _jsonable(v.to_dict())
-    return repr(v)
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(v))  # addresses change from run to run
 
 
 def _pcc_summary(pcc):
