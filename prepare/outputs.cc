@@ -184,4 +184,20 @@ std::string PlanSummary(const engine::Plan& plan) {
   return out;
 }
 
+std::vector<std::string> PrepareWarnings(const PrepareResult& result) {
+  std::vector<std::string> out;
+  engine::RelationId skipped = result.rules.program.Find("equalization_skipped_branch");
+  if (skipped == engine::Program::kInvalid || result.db == nullptr) return out;
+  const engine::Relation& rel = result.db->relation(skipped);
+  std::vector<ir::NodeId> nodes;
+  for (engine::TupleId t = 0; t < rel.size(); ++t) nodes.push_back(static_cast<ir::NodeId>(rel.at(t, 0)));
+  std::sort(nodes.begin(), nodes.end());
+  for (ir::NodeId n : nodes) {
+    // insert_observers_for_model / maybe_insert_input_equalization_observers_for_node.
+    out.push_back(absl::StrCat("Cannot equalize ", result.fusion.graph.node(n).name,
+                               " because it is part of a branch."));
+  }
+  return out;
+}
+
 }  // namespace qprep::prepare

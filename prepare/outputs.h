@@ -7,21 +7,30 @@
 //  - a Graphviz DOT drawing: observers on their edges, shared instances in one colour, fp32
 //    nodes greyed;
 //  - a one-screen text summary: observers by class, quantized vs fp32 nodes, why nodes stayed
-//    fp32.
+//    fp32;
+//  - the warnings PyTorch's prepare_fx would print about the run (today: nodes not equalized
+//    because they are on a quantized branch, the prelude's equalization_skipped_branch).
+// The prepared graph also chains an equalization observer (plan kind "equalization") after the
+// ordinary observer its consumer reads through.
 #ifndef QPREP_PREPARE_OUTPUTS_H_
 #define QPREP_PREPARE_OUTPUTS_H_
 
 #include <string>
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "engine/plan.h"
 #include "ir/graph.h"
+#include "prepare/pipeline.h"
 
 namespace qprep::prepare {
 
 absl::StatusOr<ir::Graph> BuildPreparedGraph(const ir::Graph& input, const engine::Plan& plan);
 std::string PlanToDot(const ir::Graph& input, const engine::Plan& plan);
 std::string PlanSummary(const engine::Plan& plan);
+// PyTorch's warning texts, one per line-less message, in graph order.
+std::vector<std::string> PrepareWarnings(const PrepareResult& result);
 
 }  // namespace qprep::prepare
 

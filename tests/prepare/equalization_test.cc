@@ -124,6 +124,13 @@ TEST(Equalization, BranchIsSkippedAndExplained) {
   engine::RelationId skipped = program.Find("equalization_skipped_branch");
   ASSERT_NE(skipped, engine::Program::kInvalid);
   EXPECT_EQ(run.result->db->relation(skipped).size(), 2u);  // fc2 and fc3
+  // PyTorch's warnings, which `qprepc prepare` prints.
+  EXPECT_EQ(prepare::PrepareWarnings(*run.result),
+            (std::vector<std::string>{"Cannot equalize fc2 because it is part of a branch.",
+                                      "Cannot equalize fc3 because it is part of a branch."}));
+  PreparedRun plain = PrepareFile("equalization_branch.qg", Options(false));
+  ASSERT_NE(plain.result, nullptr);
+  EXPECT_THAT(prepare::PrepareWarnings(*plain.result), IsEmpty());
 }
 
 TEST(Equalization, PreparedGraphAndDotChainTheObservers) {

@@ -103,7 +103,12 @@ int RunPrepareCommand(const std::vector<std::string>& args) {
       return kExitError;
     }
   }
-  if (!quiet) std::fputs(prepare::PlanSummary(r.plan).c_str(), stdout);
+  if (!quiet) {
+    for (const std::string& w : prepare::PrepareWarnings(r)) {
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
+    }
+    std::fputs(prepare::PlanSummary(r.plan).c_str(), stdout);
+  }
   if (stats) {
     const auto& t = r.times;
     std::fprintf(stdout,
