@@ -295,9 +295,10 @@ HWY_INLINE hn::Vec<DI> TruncateInRange(DI di, V v) {
 // z' = B + 1.5, which both bounds truncate to bins + 1 as long as 8u (B + 1.5) < 1/2. So the fast
 // path needs r and s finite and normal and B <= 2^19; otherwise every vector takes the divide.
 //
-// kMinMax: plain Min / Max accumulators (exact when the data has no NaN) and one Add per vector
-// into a per-block sum, which is NaN if the block holds a NaN (or +inf meets -inf: a false
-// alarm). Any alarm re-runs the exact MinMax over p, so the detector never decides a result.
+// kMinMax: plain Min / Max accumulators, exact when the data has no NaN. A NaN is never counted
+// (it fails both range compares), so when every value was counted the accumulators are exact;
+// otherwise (a NaN, or values outside [lo, hi]: then the caller's speculation failed anyway) the
+// exact MinMax re-reads p.
 template <bool kMinMax>
 HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, float hi,
                               uint32_t bins, uint32_t* counts, float* min_io, float* max_io,
@@ -365,7 +366,6 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
   float mn = kMinMax ? *min_io : 0.0f, mx = kMinMax ? *max_io : 0.0f;
   const bool track = kMinMax && !std::isnan(mn) && !std::isnan(mx);
   auto vmin = hn::Set(d, mn), vmax = hn::Set(d, mx);
-  bool maybe_nan = false;
 
   size_t blocks = 0;
   HWY_ALIGN int32_t idx[kBlock];
@@ -373,14 +373,12 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
   const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 128 on SVE)
   while (i + N <= n) {
     const size_t len = std::min(block, (n - i) / N * N);
-    auto vsum = hn::Zero(d);
     for (size_t k = 0; k < len; k += N) {
       PrefetchAhead(p + i + k);
       const auto v = hn::LoadU(d, p + i + k);
       if (kMinMax) {
         vmin = hn::Min(v, vmin);
         vmax = hn::Max(v, vmax);
-        vsum = hn::Add(vsum, v);
       }
       if (fast) {
         const auto in = hn::And(hn::Ge(v, vlo), hn::Le(v, vhi));
@@ -396,7 +394,6 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
         hn::Store(exact_slots(v), di, idx + k);
       }
     }
-    if (kMinMax) maybe_nan |= !hn::AllTrue(d, hn::Eq(vsum, vsum));
     size_t k = 0;
     if (subs == 8) {
       for (; k + 8 <= len; k += 8) {
@@ -418,13 +415,14 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
     }
   }
   if (blocks != 0) flush();
+  const uint64_t not_counted_vectors = not_counted;
   // The tail (fewer than N values), scalar.
   reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
   for (size_t j = i; j < n; ++j) not_counted += !(p[j] >= lo && p[j] <= hi);
   if (kMinMax) {
     *outside += not_counted;
     if (!track) return;  // a NaN from earlier batches sticks
-    if (maybe_nan) {
+    if (not_counted_vectors != 0) {  // maybe a NaN: the exact pass decides
       MinMaxImpl(p, n, min_io, max_io);
       return;
     }

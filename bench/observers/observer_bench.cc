@@ -232,6 +232,21 @@ void BM_KernelHistogram(benchmark::State& state, const Shape* s) {
   SetBytes(state, s->numel() * sizeof(float));
 }
 
+// The speculative pass's kernel: histc counts plus min / max in one pass.
+void BM_KernelHistogramMinMax(benchmark::State& state, const Shape* s) {
+  const float* p = Data(*s);
+  std::vector<uint32_t> counts(2048);
+  for (auto _ : state) {
+    float mn = INFINITY, mx = -INFINITY;
+    uint64_t outside = 0;
+    obs::kernels::HistogramCountsMinMax(p, s->numel(), -6.0f, 6.0f, 2048, counts.data(), &mn, &mx,
+                                        &outside);
+    benchmark::DoNotOptimize(counts.data());
+    benchmark::DoNotOptimize(mn);
+  }
+  SetBytes(state, s->numel() * sizeof(float));
+}
+
 void RegisterAll() {
   for (const Shape& s : kShapes) {
     const std::string n = std::string("/") + s.name;
@@ -272,6 +287,8 @@ void RegisterAll() {
     reg("KernelPerChannel_ch0", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 0); });
     reg("KernelPerChannel_ch1", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 1); });
     reg("KernelHistogram", [sp](benchmark::State& st) { BM_KernelHistogram(st, sp); });
+    reg("KernelHistogramMinMax",
+        [sp](benchmark::State& st) { BM_KernelHistogramMinMax(st, sp); });
     // Two threads, wall time: each against the two-thread bandwidth row (report.py).
     auto reg2 = [&](const std::string& name, auto fn) {
       benchmark::RegisterBenchmark((name + "_2t" + n).c_str(), fn)

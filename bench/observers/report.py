@@ -42,6 +42,7 @@ ORDER = ["BandwidthSum", "BandwidthMinMax", "BandwidthSumPrefetch", "MinMax", "M
          "HistogramQParams", "FakeQuantPerTensor", "FakeQuantPerChannel_ch0",
          "FakeQuantPerChannel_ch1", "PercentileForward", "EntropyQParams", "MSEQParams",
          "KernelMinMax", "KernelPerChannel_ch0", "KernelPerChannel_ch1", "KernelHistogram",
+         "KernelHistogramMinMax",
          "BandwidthSum_2t", "MinMax_2t", "HistogramForward_2t", "HistogramForwardGrow_2t"]
 
 
