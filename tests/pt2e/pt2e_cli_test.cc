@@ -86,6 +86,49 @@ TEST_F(Pt2eCliTest, UnknownQuantizerAndHelp) {
   EXPECT_THAT(r.out, HasSubstr("--quantizer NAME|FILE.qr"));
 }
 
+// Verifies qprepc calibrate on a PT2E plan with a derived bias: the derived instance gets
+// scale = input scale x weight scale per channel (float32), zero point 0, kind "derived"; an
+// unknown derive_qparams_fn is refused.
+TEST_F(Pt2eCliTest, CalibrateDerivedBias) {
+  const std::string plan = dir_ / "plan.json";
+  RunResult r = Run("prepare " + Quote(kSrc + "/tests/pt2e/data/derived_bias.qg") +
+                    " --quantizer " + Quote(kSrc + "/tests/pt2e/data/derived_bias.qr") +
+                    " -q --plan " + Quote(plan));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<float> x(3 * 8 * 8), w(4 * 3 * 3 * 3), y(4 * 6 * 6);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) * 0.25f - 2.0f;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 7) % 11) * 0.1f - 0.4f;
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(i % 5) - 1.5f;
+  Npy(dir_ / "data/x.npy", {1, 3, 8, 8}, x);
+  Npy(dir_ / "data/w.npy", {4, 3, 3, 3}, w);
+  Npy(dir_ / "data/conv.npy", {1, 4, 6, 6}, y);
+  const std::string out = dir_ / "q.json";
+  r = Run("calibrate " + Quote(plan) + " --data " + Quote(dir_ / "data") + " -o " + Quote(out) +
+          " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json q = json::parse(Slurp(out));
+  const json& act = q["observers"][0];
+  const json& weight = q["observers"][1];
+  const json& bias = q["observers"][2];
+  EXPECT_EQ(bias["kind"], "derived");
+  EXPECT_EQ(bias["derived_from"], json::array({0, 1}));
+  EXPECT_EQ(bias["dtype"], "int32");
+  ASSERT_EQ(bias["scale"].size(), 4u);
+  ASSERT_EQ(weight["scale"].size(), 4u);
+  for (size_t c = 0; c < 4; ++c) {
+    const float want = act["scale"][0].get<float>() * weight["scale"][c].get<float>();
+    EXPECT_EQ(bias["scale"][c].get<float>(), want) << c;
+    EXPECT_EQ(bias["zero_point"][c], 0) << c;
+  }
+  // Only PyTorch runs arbitrary derive functions: an unknown name is an error.
+  std::string text = Slurp(plan);
+  text.replace(text.find("derive_bias_qparams"), 19, "mystery_fn");
+  WriteBytes(plan, text);
+  r = Run("calibrate " + Quote(plan) + " --data " + Quote(dir_ / "data") + " -o " + Quote(out));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("derive_qparams_fn 'mystery_fn' is not one qprep computes"));
+}
+
 // Verifies the checker's diagnostics for a bad quantizer file, located, against the golden.
 TEST_F(Pt2eCliTest, CheckerDiagnostics) {
   RunResult r = Run("check tests/pt2e/data/err_quantizer.qr");

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backends/cpu/calibrate/calibrators_extra.h"
+#include "backends/cpu/calibrate/derived.h"
 #include "backends/cpu/calibrate/npy.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
@@ -105,7 +107,7 @@ const char* KindName(ObserverKind k) {
     case ObserverKind::kFixed:
       return "fixed";
     case ObserverKind::kMarker:
-      return "marker";
+      return "marker";  // (a derived observer is reported as "derived")
     case ObserverKind::kFakeQuantize:
       return "fake_quantize";
   }
@@ -185,8 +187,39 @@ absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
         e["id"].get<int64_t>() != static_cast<int64_t>(i)) {
       return PlanError(absl::StrCat("observers[", i, "]"), "\"id\" must equal its index");
     }
-    ASSIGN_OR_RETURN(ObserverSpec spec, SpecFromPlanEntry(e));
-    plan.observers.push_back({static_cast<int64_t>(i), std::move(spec)});
+    // A derived instance's "derived_from" (a list of observer ids) is not a spec argument.
+    std::vector<int64_t> derived_from;
+    json entry = e;
+    if (entry.contains("args") && entry["args"].is_object() &&
+        entry["args"].contains("derived_from")) {
+      const json& ids = entry["args"]["derived_from"];
+      const std::string where = absl::StrCat("observers[", i, "].args.derived_from");
+      if (!ids.is_array()) return PlanError(where, "must be a list of observer ids");
+      for (const json& id : ids) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+            id.get<int64_t>() >= static_cast<int64_t>(j["observers"].size()) ||
+            id.get<int64_t>() == static_cast<int64_t>(i)) {
+          return PlanError(where, "must hold ids of other observers of the plan");
+        }
+        derived_from.push_back(id.get<int64_t>());
+      }
+      entry["args"].erase("derived_from");
+    }
+    ASSIGN_OR_RETURN(ObserverSpec spec, SpecFromPlanEntry(entry));
+    if ((spec.class_name == kDerivedObserverClass) == derived_from.empty()) {
+      return PlanError(absl::StrCat("observers[", i, "]"),
+                       "derived_from goes with class _DerivedObserverOrFakeQuantize, and it "
+                       "needs it");
+    }
+    plan.observers.push_back({static_cast<int64_t>(i), std::move(spec), std::move(derived_from)});
+  }
+  for (const PlanObserver& o : plan.observers) {
+    for (int64_t src : o.derived_from) {
+      if (!plan.observers[src].derived_from.empty()) {
+        return PlanError(absl::StrCat("observers[", o.id, "].args.derived_from"),
+                         "a derived observer's sources must not be derived themselves");
+      }
+    }
   }
   std::set<std::string> names;
   for (size_t i = 0; i < j["insertions"].size(); ++i) {
@@ -243,6 +276,7 @@ json QParamsToJson(const Observer& observer, const QParams& qp) {
 absl::StatusOr<std::unique_ptr<Calibration>> Calibration::Create(CalibrationPlan plan,
                                                                  CalibrateOptions options) {
   RegisterExtraCalibrators();
+  RegisterDerivedObserver();
   std::unique_ptr<Calibration> c(new Calibration(std::move(plan), options));
   ObserverOptions oo;
   oo.num_threads = std::max(1, options.num_threads);
@@ -418,16 +452,49 @@ absl::StatusOr<json> Calibration::Result() const {
               {"backend", plan_.backend}};
   json obs = json::array();
   std::vector<json> per_observer(observers_.size());
+  // Sources first: a derived instance's qparams come from theirs (derived.h).
+  std::vector<std::optional<QParams>> computed(observers_.size());
   for (size_t id = 0; id < observers_.size(); ++id) {
     const Observer& o = *observers_[id];
+    if (o.kind() == ObserverKind::kMarker || !plan_.observers[id].derived_from.empty()) continue;
+    absl::StatusOr<QParams> qp = o.CalculateQParams();
+    if (qp.ok()) computed[id] = *std::move(qp);
+  }
+  for (size_t id = 0; id < observers_.size(); ++id) {
+    const Observer& o = *observers_[id];
+    const std::vector<int64_t>& sources = plan_.observers[id].derived_from;
     json e = {{"id", id},
               {"class", o.spec().class_name},
               {"spec", o.spec().ToString()},
-              {"kind", KindName(o.kind())},
+              {"kind", sources.empty() ? KindName(o.kind()) : "derived"},
               {"batches", batches_[id]},
               {"elements", elements_[id]},
               {"initialized", o.initialized()}};
-    if (o.kind() != ObserverKind::kMarker) {
+    if (!sources.empty()) {
+      std::vector<QParams> from;
+      for (int64_t src : sources) {
+        if (!computed[src]) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "observer ", id, " derives its qparams from observer ", src, ", which has none"));
+        }
+        from.push_back(*computed[src]);
+      }
+      absl::StatusOr<QParams> qp = DeriveQParams(o.spec(), from);
+      if (!qp.ok()) {
+        return absl::Status(qp.status().code(),
+                            absl::StrCat("observer ", id, ": ", qp.status().message()));
+      }
+      json q = QParamsToJson(o, *qp);
+      e["derived_from"] = sources;
+      e["dtype"] = std::string(DtypeName(qp->dtype));
+      e["qscheme"] = std::string(QSchemeName(qp->qscheme));
+      e["quant_min"] = qp->quant_min;
+      e["quant_max"] = qp->quant_max;
+      if (qp->ch_axis >= 0) e["ch_axis"] = qp->ch_axis;
+      e["default"] = qp->is_default;
+      for (const char* k : {"scale", "zero_point"}) e[k] = q[k];
+      per_observer[id] = json{{"scale", q["scale"]}, {"zero_point", q["zero_point"]}};
+    } else if (o.kind() != ObserverKind::kMarker) {
       absl::StatusOr<QParams> qp = o.CalculateQParams();
       if (!qp.ok()) {
         return absl::Status(

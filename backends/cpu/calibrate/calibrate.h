@@ -33,6 +33,9 @@ namespace qprep::observers {
 struct PlanObserver {
   int64_t id = 0;
   ObserverSpec spec;
+  // A PT2E derived instance (_DerivedObserverOrFakeQuantize, derived.h): the ids of the
+  // instances its qparams are derived from ("derived_from" in the plan's args), else empty.
+  std::vector<int64_t> derived_from;
 };
 struct PlanInsertion {
   std::string name;
