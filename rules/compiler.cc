@@ -1601,6 +1601,10 @@ class Compiler {
     std::string symbol;
     if (const auto* s = boost::get<ast::String>(&t.get())) {
       symbol = s->value;
+      // A group named in a rule (group_op("equalization_ops", K, T)) is used.
+      if (Entity* e = FindEntity(symbol); e != nullptr && e->kind == EntityKind::kGroup) {
+        e->used = true;
+      }
     } else {
       const auto& name = boost::get<ast::Name>(t.get());
       if (IsVariableName(name.text) && !aliases_.count(name.text)) {
