@@ -311,6 +311,55 @@ TEST(Pt2eXnnpackTest, FunctionalOps) {
              "backends/pt2e/xnnpack.qr"});
 }
 
+// Verifies XNNPACK's QAT configuration (--qat): BatchNorm is not folded and conv_bn_relu /
+// conv_bn annotate conv -> bn (-> relu) the way PTQ's conv_relu / conv annotate the folded conv,
+// so resnet18's insertion points and sharing are PTQ's, with fake-quant instances:
+// FusedMovingAvgObsFakeQuantize over MovingAverageMinMaxObserver (activations).
+TEST(Pt2eXnnpackTest, Resnet18QatSamePointsFakeQuantize) {
+  ir::Graph graph;
+  auto ptq = RunPt2e(kSrc + "/examples/resnet18.qg", kSrc + "/backends/pt2e/xnnpack.qr", &graph);
+  ASSERT_TRUE(ptq.ok()) << ptq.status();
+  ir::Graph graph_qat;
+  auto qat = RunPt2e(kSrc + "/examples/resnet18.qg", kSrc + "/backends/pt2e/xnnpack.qr",
+                     &graph_qat, /*qat=*/true);
+  ASSERT_TRUE(qat.ok()) << qat.status();
+  const engine::Plan& a = (*ptq)->plan;
+  const engine::Plan& b = (*qat)->plan;
+  ASSERT_EQ(a.insertions.size(), b.insertions.size());
+  for (size_t i = 0; i < a.insertions.size(); ++i) {
+    EXPECT_EQ(a.insertions[i].value, b.insertions[i].value) << i;
+    EXPECT_EQ(a.insertions[i].consumers, b.insertions[i].consumers) << i;
+    EXPECT_EQ(a.insertions[i].observer, b.insertions[i].observer) << i;
+  }
+  ASSERT_EQ(b.observers.size(), 38u);
+  for (const auto& o : b.observers) {
+    EXPECT_EQ(o.class_name, "FusedMovingAvgObsFakeQuantize");
+    EXPECT_EQ(o.inner_class.value_or(""), "MovingAverageMinMaxObserver");
+    EXPECT_EQ(o.inner_args["eps"], 0.000244140625);
+    EXPECT_EQ(o.args["quant_min"], -128);
+  }
+}
+
+// Verifies the QAT specs on functional ops: per-channel fake-quant weights and the fixed spec's
+// FixedQParamsFakeQuantize form; points and sharing as in FunctionalOps.
+TEST(Pt2eXnnpackTest, FunctionalOpsQat) {
+  ir::Graph graph;
+  auto run = RunPt2e(kSrc + "/tests/pt2e/data/functional.qg", kSrc + "/backends/pt2e/xnnpack.qr",
+                     &graph, /*qat=*/true);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const engine::Plan& plan = (*run)->plan;
+  ASSERT_EQ(plan.observers.size(), 5u);
+  EXPECT_EQ(plan.observers[1].class_name, "FusedMovingAvgObsFakeQuantize");
+  EXPECT_EQ(plan.observers[1].inner_class.value_or(""), "MovingAveragePerChannelMinMaxObserver");
+  EXPECT_EQ(plan.observers[1].args["qscheme"], "per_channel_symmetric");
+  EXPECT_EQ(plan.observers[3].class_name, "FixedQParamsFakeQuantize");
+  EXPECT_EQ(plan.observers[3].inner_args["scale"], 0.00390625);
+  ASSERT_EQ(plan.insertions.size(), 7u);
+  EXPECT_EQ(plan.insertions[1].value, "w");
+  EXPECT_EQ(plan.insertions[3].value, "s");
+  EXPECT_EQ(plan.insertions[3].observer, 3);
+}
+
 // Verifies the annotator order: tiny's max_pool2d follows `relu + 1.0`, annotated by the add
 // annotator, which runs after max_pool2d's, so the pool stays unannotated and the view -> fc edge
 // gets its own observer.
