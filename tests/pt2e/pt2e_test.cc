@@ -137,6 +137,21 @@ TEST(Pt2eTest, ImplicitSharingMultiUser) {
               {"activation_post_process_4", 4, "x", {"g", "h"}}}});
 }
 
+// Verifies the group's instance comes from its first key when implicit sharing joins different
+// observers of one dtype.
+TEST(Pt2eTest, InstanceFromFirstKey) {
+  CheckCase({"first_key",
+             "(a,b) is MinMaxObserver int8, (a,c) HistogramObserver int8: other users of a with "
+             "the same dtype and is_dynamic, so one group; _get_obs_or_fq_map iterates keys in "
+             "graph order of their node, (a,b) (node b) before (a,c) (node c), so the instance is "
+             "a MinMaxObserver; b inserts it after a, c reuses that node. d's output (Histogram) "
+             "and (d,e) (MinMax) union implicitly; d's output is the first key, so a "
+             "HistogramObserver, and (d,e) reads through it",
+             {{"MinMaxObserver", kInt8}, {"HistogramObserver", kInt8}},
+             {{"activation_post_process_0", 0, "a", {"b", "c"}},
+              {"activation_post_process_1", 1, "d", {"e"}}}});
+}
+
 // Verifies a DerivedQuantizationSpec bias: its own instance, derived from the input and weight.
 TEST(Pt2eTest, DerivedBias) {
   CheckCase({"derived_bias",
