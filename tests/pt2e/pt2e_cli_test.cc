@@ -63,7 +63,9 @@ TEST_F(Pt2eCliTest, ConflictingFlags) {
   const std::string model = Quote(kSrc + "/examples/tiny.qg");
   for (const std::string& flag : {std::string("--backend fbgemm"),
                                   "--qconfig " + Quote(kSrc + "/backends/qconfig/default.qr"),
-                                  std::string("--qconfig-mapping m")}) {
+                                  std::string("--qconfig-mapping m"),
+                                  std::string("--equalization default"),
+                                  std::string("--global-qconfig default_qconfig")}) {
     RunResult r = Run("prepare " + model + " --quantizer xnnpack " + flag);
     EXPECT_EQ(r.exit_code, 2) << flag;
     EXPECT_THAT(r.err, HasSubstr("--quantizer (the PT2E flow: a quantizer annotates the graph) "

@@ -57,6 +57,9 @@ bool CheckQuantizerFlags(const PrepareFlags& f, const char* command) {
                          : !f.qconfig_mapping.empty()  ? "--qconfig-mapping"
                          : !f.standalone_modules.empty() ? "--standalone-module"
                          : !f.custom_modules.empty()   ? "--custom-module"
+                         : !f.standalone_module_classes.empty() ? "--standalone-module-class"
+                         : !f.global_qconfig.empty()   ? "--global-qconfig"
+                         : !f.equalization.empty()     ? "--equalization"
                                                        : nullptr;
   if (conflict == nullptr) return true;
   std::fprintf(stderr,
