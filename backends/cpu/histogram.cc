@@ -164,11 +164,27 @@ absl::Status ApplyBatch(HistogramState* h, const BatchPlan& plan, std::vector<fl
     const int64_t region_end = start_idx + nb * up;
     double acc = 0.0;
     int64_t i = start_idx;  // next upsampled index to accumulate
+    // Upsampled index i holds source bin (i - start_idx) / up: walk the source bins in runs
+    // instead of dividing per index (the additions, and their order, are unchanged; adding a
+    // zero leaves the double sum exactly as it is, so zero runs are skipped).
+    int64_t src = 0, left = up;  // current source bin, copies of it not yet accumulated
     float prev_as_float = 0.0f;
     for (int64_t k = 0; k < nb; ++k) {
       const int64_t sample = k * down + down - 1;
       const int64_t stop = std::min(sample + 1, region_end);
-      for (; i < stop; ++i) acc += static_cast<double>(h->histogram[(i - start_idx) / up]);
+      while (i < stop) {
+        const int64_t take = std::min(left, stop - i);
+        const double v = static_cast<double>(h->histogram[src]);
+        if (v != 0.0) {
+          for (int64_t j = 0; j < take; ++j) acc += v;
+        }
+        i += take;
+        left -= take;
+        if (left == 0) {
+          ++src;
+          left = up;
+        }
+      }
       const double integral = acc;
       const double interpolated = (integral - static_cast<double>(prev_as_float)) / up;
       combined[k] = combined[k] + static_cast<float>(interpolated);
