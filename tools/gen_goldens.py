@@ -240,8 +240,11 @@ def generate(only, repeat, data_dir=DATA):
 # The torchvision survey
 
 
-def survey(out_dir, only):
+def survey(out_dir, only, equalization=False):
+    """With `equalization` (needs out_dir): prepare_fx with the default equalization config;
+    only the .qg and reference files are written, torchvision_survey.json is left alone."""
     import torchvision.models as tvm
+    eq = torch_reference.default_equalization_config() if equalization else None
     results = []
     names = tvm.list_models(module=tvm)
     for name in names:
@@ -255,7 +258,8 @@ def survey(out_dir, only):
             r["parameters"] = sum(p.numel() for p in model.parameters())
             try:
                 ref, qg_text, summary = torch_reference.reference(model, ex, name, "fbgemm",
-                                                                  False, None, None, 1)
+                                                                  False, None, None, 1,
+                                                                  equalization_config=eq)
                 r.update(exported=True, prepared=True, nodes=summary["nodes"],
                          edges=summary["edges"], modules=summary["modules"],
                          qg_bytes=len(qg_text.encode()), observers=len(ref["observers"]),
@@ -283,6 +287,8 @@ def survey(out_dir, only):
         r["loadavg_1m"] = round(os.getloadavg()[0], 2)
         print(json.dumps(r), flush=True)
         results.append(r)
+    if equalization:
+        return 0
     path = os.path.join(DATA, "torchvision_survey.json")
     old = []
     if only and os.path.exists(path):
@@ -354,13 +360,18 @@ def main():
                    help="regenerate into a temporary directory and compare with the goldens")
     p.add_argument("--survey", action="store_true")
     p.add_argument("--survey-dir", help="with --survey: keep every .qg and reference here")
+    p.add_argument("--equalization", action="store_true",
+                   help="with --survey --survey-dir: references with the default equalization "
+                        "config (the survey JSON is not rewritten)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)  # the machine is shared; timings are single-threaded
     if args.survey:
         if args.survey_dir:
             os.makedirs(args.survey_dir, exist_ok=True)
-        return survey(args.survey_dir, args.only)
+        if args.equalization and not args.survey_dir:
+            p.error("--equalization needs --survey-dir")
+        return survey(args.survey_dir, args.only, args.equalization)
     if args.check:
         return check(args.only)
     return generate(args.only, args.repeat)

@@ -194,6 +194,9 @@ def main():
                    help="per-case flags and seed references (tests/parity/cases.json)")
     p.add_argument("--survey-dir", help="also compare every <model>.qg / <model>.fbgemm.ref.json "
                    "kept by gen_goldens.py --survey --survey-dir")
+    p.add_argument("--survey-equalization", action="store_true",
+                   help="the survey references were made with the default equalization config "
+                        "(gen_goldens.py --survey --equalization): run qprepc with it too")
     p.add_argument("--repeat", type=int, default=1, help="qprepc timing runs (median)")
     p.add_argument("--json", help="write the full report here")
     args = p.parse_args()
@@ -275,7 +278,8 @@ def main():
             with open(os.path.join(args.survey_dir, name)) as f:
                 ref = json.load(f)
             r = run_case(args.qprepc, os.path.join(args.survey_dir, f"{model}.qg"), "fbgemm",
-                         False, {}, None, False, ref, args.repeat)
+                         False, {}, None, False, ref, args.repeat,
+                         ["--equalization", "default"] if args.survey_equalization else [])
             r["case"] = f"survey:{model}.fbgemm"
             rows.append(r)
 
