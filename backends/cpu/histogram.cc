@@ -221,13 +221,17 @@ namespace {
 constexpr size_t kFirstSpeculationChunk = size_t{1} << 16;
 constexpr size_t kMaxSpeculationChunk = size_t{1} << 20;
 
-// The speculative pass: histc of the batch over [lo, hi] and its min / max (torch.aminmax, NaN
-// sticks), chunk by chunk on each thread. Once any chunk shows the batch leaving [keep_lo,
-// keep_hi] (or a NaN), the histogram will not be used: the remaining chunks only compute min /
-// max. Returns whether the histogram in *out is complete.
+// The speculative pass: histc of the batch over [lo, hi], chunk by chunk on each thread, plus
+// either its min / max (torch.aminmax, NaN sticks) or, with `counts_decide`, only the number of
+// values not counted. Once any chunk shows the batch leaving [keep_lo, keep_hi] (a value not
+// counted, or outside by its min / max, or a NaN), the histogram will not be used: the remaining
+// chunks only compute min / max (with `counts_decide`, the whole batch is then reduced once), so
+// the min / max returned are exact whenever the pass returns false. Returns whether the histogram
+// in *out is complete (with `counts_decide`, *batch_min / *batch_max are then not computed).
 bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t bins,
-                     float keep_lo, float keep_hi, const ObserverOptions& options,
-                     std::vector<float>* out, float* batch_min, float* batch_max) {
+                     float keep_lo, float keep_hi, bool counts_decide,
+                     const ObserverOptions& options, std::vector<float>* out, float* batch_min,
+                     float* batch_max) {
   const int threads = ThreadsFor(options, n);
   std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(bins, 0));
   std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
@@ -235,26 +239,40 @@ bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t b
   Chunks(threads, n, [&](size_t s, size_t e, int t) {
     uint64_t outside = 0;
     size_t chunk = kFirstSpeculationChunk;
-    for (size_t b = s, len = 0; b < e; b += len, chunk = std::min(2 * chunk, kMaxSpeculationChunk)) {
+    size_t b = s;
+    for (size_t len = 0; b < e; b += len, chunk = std::min(2 * chunk, kMaxSpeculationChunk)) {
       len = std::min(chunk, e - b);
-      if (left_range.load(std::memory_order_relaxed)) {
-        kernels::MinMax(data + b, len, &mins[t], &maxs[t]);
-        continue;
-      }
-      kernels::HistogramCountsMinMax(data + b, len, lo, hi, bins, counts[t].data(), &mins[t],
-                                     &maxs[t], &outside);
-      if (!(mins[t] >= keep_lo && maxs[t] <= keep_hi)) {
-        left_range.store(true, std::memory_order_relaxed);
+      if (left_range.load(std::memory_order_relaxed)) break;
+      if (counts_decide) {
+        kernels::HistogramCountsOutside(data + b, len, lo, hi, bins, counts[t].data(), &outside);
+        if (outside != 0) left_range.store(true, std::memory_order_relaxed);
+      } else {
+        kernels::HistogramCountsMinMax(data + b, len, lo, hi, bins, counts[t].data(), &mins[t],
+                                       &maxs[t], &outside);
+        if (!(mins[t] >= keep_lo && maxs[t] <= keep_hi)) {
+          left_range.store(true, std::memory_order_relaxed);
+        }
       }
     }
+    // Stopped binning (here or on another thread): min / max of the rest. (With counts_decide
+    // nothing has min / max yet: the whole batch is reduced below.)
+    if (left_range.load() && !counts_decide) kernels::MinMax(data + b, e - b, &mins[t], &maxs[t]);
   });
+  const bool stopped = left_range.load();
+  if (stopped && counts_decide) {
+    std::fill(mins.begin(), mins.end(), kInf);
+    std::fill(maxs.begin(), maxs.end(), -kInf);
+    Chunks(threads, n, [&](size_t s, size_t e, int t) {
+      kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
+    });
+  }
   *batch_min = mins[0];
   *batch_max = maxs[0];
   for (int t = 1; t < threads; ++t) {
     *batch_min = NanMin(*batch_min, mins[t]);
     *batch_max = NanMax(*batch_max, maxs[t]);
   }
-  if (left_range.load()) return false;
+  if (stopped) return false;
   SumCounts(counts, bins, out);
   return true;
 }
@@ -286,10 +304,22 @@ absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t 
       std::vector<float> hist;
       float lo = guess->lo, hi = guess->hi;
       if (auto s = HistcRange(&lo, &hi); !s.ok()) return s;
-      const bool complete =
-          SpeculativePass(data, n, lo, hi, static_cast<uint32_t>(h->bins), h->min_val, h->max_val,
-                          options, &hist, &batch_min, &batch_max);
+      // When histc's range is exactly [min_val, max_val] and neither bound is a zero, "every
+      // value was counted" already proves the plan: all values are finite and inside, so
+      // torch.min(batch_min, min_val) is min_val (equal values have equal bits when nonzero),
+      // likewise the max. Then the pass needs no min / max at all. (A zero bound could meet a
+      // zero of the other sign, which torch.min would return; e != 0 moves histc's top off
+      // max_val.)
+      const bool counts_decide = SameBits(lo, h->min_val) && SameBits(hi, h->max_val) &&
+                                 h->min_val != 0.0f && h->max_val != 0.0f;
+      const bool complete = SpeculativePass(data, n, lo, hi, static_cast<uint32_t>(h->bins),
+                                            h->min_val, h->max_val, counts_decide, options, &hist,
+                                            &batch_min, &batch_max);
       ++st.passes;
+      if (complete && counts_decide) {
+        st.speculation_held = true;
+        return ApplyBatch(h, *guess, std::move(hist));
+      }
       absl::StatusOr<BatchPlan> plan = PlanBatch(*h, batch_min, batch_max);
       if (!plan.ok()) return plan.status();
       if (complete && SamePlan(*plan, *guess)) {

@@ -272,7 +272,8 @@ HWY_INLINE hn::Vec<DI> TruncateInRange(DI di, V v) {
 #endif
 }
 
-// histc counts (and, with kMinMax, the running min / max of MinMax) of p[0, n).
+// histc counts (and, with kMinMax, the running min / max of MinMax) of p[0, n); *outside (if not
+// null) += the number of values not counted.
 //
 // Bin indices ("slots") for a block of kBlock values are computed N at a time into a local
 // buffer, then counted into eight interleaved uint16 sub-histograms (so runs of one bin, e.g.
@@ -305,7 +306,7 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
                               uint64_t* outside) {
   if (bins > (uint32_t{1} << 30)) {  // slot numbers must fit int32; the sub-histograms memory
     if (kMinMax) reference::MinMax(p, n, min_io, max_io);
-    for (size_t j = 0; kMinMax && j < n; ++j) *outside += !(p[j] >= lo && p[j] <= hi);
+    for (size_t j = 0; outside != nullptr && j < n; ++j) *outside += !(p[j] >= lo && p[j] <= hi);
     reference::HistogramCounts(p, n, lo, hi, bins, counts);
     return;
   }
@@ -419,8 +420,8 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
   // The tail (fewer than N values), scalar.
   reference::HistogramCounts(p + i, n - i, lo, hi, bins, counts);
   for (size_t j = i; j < n; ++j) not_counted += !(p[j] >= lo && p[j] <= hi);
+  if (outside != nullptr) *outside += not_counted;
   if (kMinMax) {
-    *outside += not_counted;
     if (!track) return;  // a NaN from earlier batches sticks
     if (not_counted_vectors != 0) {  // maybe a NaN: the exact pass decides
       MinMaxImpl(p, n, min_io, max_io);
@@ -437,6 +438,12 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
 static HWY_NOINLINE void HistogramCountsKernel(const float* p, size_t n, float lo, float hi,
                                                uint32_t bins, uint32_t* counts) {
   HistogramImpl<false>(p, n, lo, hi, bins, counts, nullptr, nullptr, nullptr);
+}
+
+static HWY_NOINLINE void HistogramCountsOutsideKernel(const float* p, size_t n, float lo,
+                                                      float hi, uint32_t bins, uint32_t* counts,
+                                                      uint64_t* outside) {
+  HistogramImpl<false>(p, n, lo, hi, bins, counts, nullptr, nullptr, outside);
 }
 
 static HWY_NOINLINE void HistogramCountsMinMaxKernel(const float* p, size_t n, float lo, float hi,

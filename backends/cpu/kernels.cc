@@ -19,6 +19,7 @@ namespace qprep::observers::kernels {
 HWY_EXPORT(MinMaxKernel);
 HWY_EXPORT(PerChannelMinMaxKernel);
 HWY_EXPORT(HistogramCountsKernel);
+HWY_EXPORT(HistogramCountsOutsideKernel);
 HWY_EXPORT(HistogramCountsMinMaxKernel);
 HWY_EXPORT(FakeQuantizePerTensorKernel);
 HWY_EXPORT(FakeQuantizePerChannelKernel);
@@ -35,6 +36,11 @@ void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inne
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins,
                      uint32_t* counts) {
   HWY_DYNAMIC_DISPATCH(HistogramCountsKernel)(p, n, lo, hi, bins, counts);
+}
+
+void HistogramCountsOutside(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                            uint32_t* counts, uint64_t* outside) {
+  HWY_DYNAMIC_DISPATCH(HistogramCountsOutsideKernel)(p, n, lo, hi, bins, counts, outside);
 }
 
 void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,

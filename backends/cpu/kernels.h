@@ -29,6 +29,11 @@ void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inne
 // Adds histc counts of p[0, n) over [lo, hi] (lo < hi, both finite) into counts[bins].
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
 
+// HistogramCounts that also adds the number of values not counted (outside [lo, hi], or NaN) to
+// *outside.
+void HistogramCountsOutside(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                            uint32_t* counts, uint64_t* outside);
+
 // HistogramCounts and MinMax in one pass over p (HistogramObserver's speculative pass, which
 // bins with the running range while it finds the batch's min / max): counts as HistogramCounts,
 // *min_io / *max_io as MinMax, and *outside += the number of values not counted (outside
@@ -53,6 +58,8 @@ void MinMax(const float* p, size_t n, float* min_io, float* max_io);
 void PerChannelMinMax(const float* p, size_t outer, size_t channels, size_t inner, float* mins,
                       float* maxs);
 void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins, uint32_t* counts);
+void HistogramCountsOutside(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                            uint32_t* counts, uint64_t* outside);
 void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
                            uint32_t* counts, float* min_io, float* max_io, uint64_t* outside);
 void FakeQuantizePerTensor(const float* in, size_t n, float scale, int64_t zero_point,

@@ -47,11 +47,16 @@ void HistogramCounts(const float* p, size_t n, float lo, float hi, uint32_t bins
   }
 }
 
+void HistogramCountsOutside(const float* p, size_t n, float lo, float hi, uint32_t bins,
+                            uint32_t* counts, uint64_t* outside) {
+  HistogramCounts(p, n, lo, hi, bins, counts);
+  for (size_t i = 0; i < n; ++i) *outside += !(p[i] >= lo && p[i] <= hi);
+}
+
 void HistogramCountsMinMax(const float* p, size_t n, float lo, float hi, uint32_t bins,
                            uint32_t* counts, float* min_io, float* max_io, uint64_t* outside) {
   MinMax(p, n, min_io, max_io);
-  HistogramCounts(p, n, lo, hi, bins, counts);
-  for (size_t i = 0; i < n; ++i) *outside += !(p[i] >= lo && p[i] <= hi);
+  HistogramCountsOutside(p, n, lo, hi, bins, counts, outside);
 }
 
 float FakeQuantizeOne(float x, float inv_scale_or_scale, bool divide, int64_t zero_point,

@@ -131,8 +131,8 @@ void TestHistogramCountsMatchReference() {
   }
 }
 
-// The fused pass of the speculative HistogramObserver forward: counts, min / max and the
-// number of values not counted, against the references, on NaN / ±inf / edges / large counts.
+// The kernels of the speculative HistogramObserver forward: counts, min / max and the number of
+// values not counted, against the references, on NaN / ±inf / edges / large counts.
 void TestHistogramCountsMinMaxMatchesReference() {
   for (size_t n : {0, 1, 5, 16, 33, 1000, 5003, 70001}) {
     for (uint32_t bins : {1u, 7u, 2048u}) {
@@ -156,6 +156,12 @@ void TestHistogramCountsMinMaxMatchesReference() {
           EXPECT_TRUE(SameFloat(mn, rmn)) << n << " " << flavor << ": " << mn << " vs " << rmn;
           EXPECT_TRUE(SameFloat(mx, rmx)) << n << " " << flavor << ": " << mx << " vs " << rmx;
         }
+        std::vector<uint32_t> got(bins, 0), want(bins, 0);
+        uint64_t out = 3, rout = 3;
+        HistogramCountsOutsideKernel(v.data(), n, lo, hi, bins, got.data(), &out);
+        reference::HistogramCountsOutside(v.data(), n, lo, hi, bins, want.data(), &rout);
+        EXPECT_EQ(got, want) << "n=" << n << " bins=" << bins << " flavor=" << flavor;
+        EXPECT_EQ(out, rout) << "n=" << n << " bins=" << bins << " flavor=" << flavor;
       }
     }
   }
