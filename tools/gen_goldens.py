@@ -12,10 +12,12 @@ Rerun (Debian's python3-torch 1.13.1 and python3-torchvision 0.14.1; no download
   /usr/bin/python3 tools/gen_goldens.py --only resnet18 # cases whose id contains 'resnet18'
   /usr/bin/python3 tools/gen_goldens.py --check         # regenerate to a temp dir and compare
   /usr/bin/python3 tools/gen_goldens.py --survey        # tests/parity/data/torchvision_survey.json
+  /usr/bin/python3 tools/gen_goldens.py --survey --survey-dir DIR --backends qnnpack,qat:fbgemm
 The `torch_prepare_seconds` field is wall-clock time and changes from run to run; everything else
 is deterministic. `--survey` exports and prepares (fbgemm) every torchvision classification model
 and records which ones work, their sizes and prepare_fx times; with `--survey-dir DIR` it also
-keeps every model's .qg and reference JSON there (not committed: too large).
+keeps every model's .qg and reference JSON there (not committed: too large); `--backends` makes
+references for other backends and QAT there instead (survey_configs).
 """
 
 import argparse
@@ -311,6 +313,109 @@ def survey(out_dir, only, equalization=False):
     return 0
 
 
+SURVEY_BACKENDS = ("fbgemm", "x86", "qnnpack", "onednn", "native")
+
+
+def parse_survey_configs(text):
+    """'qnnpack,qat:fbgemm' -> [("qnnpack", False), ("fbgemm", True)]: prepare_fx with
+    get_default_qconfig_mapping(B) and B's BackendConfig, or (`qat:B`) prepare_qat_fx with
+    get_default_qat_qconfig_mapping(B) on the model traced in train mode. As in
+    torch_reference.py, onednn and native use 1.13's native BackendConfig (1.13 has no onednn
+    one), and native uses fbgemm's mappings."""
+    out = []
+    for item in text.split(","):
+        qat = item.startswith("qat:")
+        backend = item[4:] if qat else item
+        if backend not in SURVEY_BACKENDS:
+            raise SystemExit(f"error: unknown survey backend {item!r} "
+                             f"(one of {', '.join(SURVEY_BACKENDS)}, each optionally qat:)")
+        out.append((backend, qat))
+    return out
+
+
+def survey_configs(out_dir, only, configs, repeat, reuse_graphs, equalization=False):
+    """The survey with other backends and QAT (`--survey --backends ...`): for every torchvision
+    classification model, one trace per mode (eval: `<model>.qg`; train, for the QAT configs:
+    `<model>.train.qg`) and one PyTorch reference per config (`<model>.<backend>.ref.json`,
+    `<model>.qat.<backend>.ref.json`) in out_dir, which gen_parity_report.py --survey-dir
+    compares. `reuse_graphs`: a `<graph>.qg` already in out_dir is kept and the model is only
+    traced (for the node names), not run for shapes (the expensive part on the large models).
+    Writes out_dir/survey.json (per model and config: prepared or the error, counts, times);
+    torchvision_survey.json is left alone. Models in ascending parameter count, so an
+    interrupted run has compared the most models."""
+    import torchvision.models as tvm
+    eq = torch_reference.default_equalization_config() if equalization else None
+    names = [n for n in tvm.list_models(module=tvm) if not only or only in n]
+    sizes = {}
+    survey_path = os.path.join(DATA, "torchvision_survey.json")
+    if os.path.exists(survey_path):
+        with open(survey_path) as f:
+            sizes = {m["model"]: m.get("parameters", 0) for m in json.load(f)["models"]}
+    names.sort(key=lambda n: (sizes.get(n, 1 << 40), n))
+    results = []
+    out_json = os.path.join(out_dir, "survey.json")
+    for name in names:
+        shape = input_shape_for(name)
+        ex = export_fx.make_example_inputs([export_fx.parse_input_shape(shape)])
+        start = time.time()
+        try:
+            model, _ = export_fx.build_model(name, None, False)
+        except Exception as e:  # noqa: BLE001
+            results.append({"model": name, "error": f"{type(e).__name__}: {e}"[:500]})
+            continue
+        for train in (False, True):
+            group = [b for b, q in configs if q == train]
+            if not group:
+                continue
+            model.train(train)
+            graph = f"{name}.train" if train else name
+            qg_path = os.path.join(out_dir, f"{graph}.qg")
+            try:
+                if reuse_graphs and os.path.exists(qg_path):
+                    with open(qg_path) as f:
+                        qg_text = f.read()
+                    gm, _ = export_fx.trace_like_prepare(copy.deepcopy(model))
+                    exported = (qg_text, None, gm)
+                else:
+                    qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), ex, graph)
+                    export_fx.write_file(qg_path, qg_text)
+                    exported = (qg_text, summary, gm)
+            except Exception as e:  # noqa: BLE001  (cannot trace: every config of the mode)
+                for b in group:
+                    results.append({"model": name, "backend": b, "qat": train, "prepared": False,
+                                    "export_error": f"{type(e).__name__}: {e}"[:500]})
+                    print(json.dumps(results[-1]), flush=True)
+                continue
+            for b in group:
+                r = {"model": name, "backend": b, "qat": train, "graph": graph}
+                try:
+                    ref, _, _ = torch_reference.reference(
+                        model, ex, graph, b, train, None, None, repeat,
+                        equalization_config=None if train else eq, exported=exported)
+                    ref_name = f"{name}.{'qat.' if train else ''}{b}.ref.json"
+                    export_fx.write_file(os.path.join(out_dir, ref_name),
+                                         torch_reference.dumps(ref))
+                    r.update(prepared=True, observers=len(ref["observers"]),
+                             insertions=len(ref["insertions"]),
+                             torch_prepare_seconds=ref["torch_prepare_seconds"],
+                             torch_prepare_runs=ref["torch_prepare_runs"])
+                except Exception as e:  # noqa: BLE001
+                    r.update(prepared=False, prepare_error=f"{type(e).__name__}: {e}"[:500])
+                r["loadavg_1m"] = round(os.getloadavg()[0], 2)
+                print(json.dumps(r), flush=True)
+                results.append(r)
+        del model
+        print(f"# {name}: {time.time() - start:.1f}s", flush=True)
+        # Rewritten after every model: an interrupted run keeps what it did.
+        export_fx.write_file(out_json, json.dumps({
+            "format": "qprep.torchvision_survey_configs", "version": 1,
+            "generator": "tools/gen_goldens.py --survey --backends",
+            "versions": versions(),
+            "configs": [("qat:" if q else "") + b for b, q in configs],
+            "equalization": equalization, "results": results}, indent=1) + "\n")
+    return 0
+
+
 _TIMING_KEYS = ("torch_prepare_seconds", "torch_prepare_runs")
 
 
@@ -360,6 +465,13 @@ def main():
                    help="regenerate into a temporary directory and compare with the goldens")
     p.add_argument("--survey", action="store_true")
     p.add_argument("--survey-dir", help="with --survey: keep every .qg and reference here")
+    p.add_argument("--backends", metavar="B[,qat:B...]",
+                   help="with --survey --survey-dir: references for these configs instead of "
+                        "fbgemm alone (fbgemm, x86, qnnpack, onednn, native; qat:B is "
+                        "prepare_qat_fx on the model traced in train mode); writes DIR/survey.json"
+                        ", not the committed survey JSON; --repeat sets the prepare_fx runs")
+    p.add_argument("--reuse-graphs", action="store_true",
+                   help="with --backends: keep a DIR/<graph>.qg already there (trace only)")
     p.add_argument("--equalization", action="store_true",
                    help="with --survey --survey-dir: references with the default equalization "
                         "config (the survey JSON is not rewritten)")
@@ -371,6 +483,11 @@ def main():
             os.makedirs(args.survey_dir, exist_ok=True)
         if args.equalization and not args.survey_dir:
             p.error("--equalization needs --survey-dir")
+        if args.backends:
+            if not args.survey_dir:
+                p.error("--backends needs --survey-dir")
+            return survey_configs(args.survey_dir, args.only, parse_survey_configs(args.backends),
+                                  args.repeat, args.reuse_graphs, args.equalization)
         return survey(args.survey_dir, args.only, args.equalization)
     if args.check:
         return check(args.only)

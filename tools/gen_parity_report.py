@@ -41,6 +41,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "parity", "data")
+SURVEY_REF = re.compile(
+    r"^(?P<model>[^.]+)\.(?P<qat>qat\.)?(?P<backend>fbgemm|x86|qnnpack|onednn|native)\.ref\.json$")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,6 +199,13 @@ def main():
     p.add_argument("--survey-equalization", action="store_true",
                    help="the survey references were made with the default equalization config "
                         "(gen_goldens.py --survey --equalization): run qprepc with it too")
+    p.add_argument("--survey-configs", metavar="B[,qat:B...]",
+                   help="compare only these survey configs (default: every reference found)")
+    p.add_argument("--survey-only", action="store_true",
+                   help="with --survey-dir: skip the committed cases of the index")
+    p.add_argument("--survey-summary", metavar="FILE.json",
+                   help="write a compact per model and config summary of the survey rows "
+                        "(insertions, observers, status, times)")
     p.add_argument("--repeat", type=int, default=1, help="qprepc timing runs (median)")
     p.add_argument("--json", help="write the full report here")
     args = p.parse_args()
@@ -211,6 +220,8 @@ def main():
         cases_dir = os.path.dirname(os.path.abspath(args.cases))
     rows = []
     for e in index["cases"]:
+        if args.survey_only:
+            break
         if args.only and args.only not in e["id"]:
             continue
         with open(os.path.join(data_dir, e["reference"])) as f:
@@ -269,18 +280,30 @@ def main():
         r["nodes"] = e.get("nodes")
         rows.append(r)
     if args.survey_dir:
+        # <model>.<backend>.ref.json with <model>.qg; <model>.qat.<backend>.ref.json (QAT,
+        # prepare_qat_fx) with <model>.train.qg (gen_goldens.py --survey [--backends ...]).
+        wanted = set(args.survey_configs.split(",")) if args.survey_configs else None
         for name in sorted(os.listdir(args.survey_dir)):
-            if not name.endswith(".fbgemm.ref.json"):
+            m = SURVEY_REF.match(name)
+            if not m:
                 continue
-            model = name[: -len(".fbgemm.ref.json")]
+            model, qat, backend = m.group("model"), bool(m.group("qat")), m.group("backend")
+            config = ("qat:" if qat else "") + backend
             if args.only and args.only not in model:
+                continue
+            if wanted is not None and config not in wanted:
                 continue
             with open(os.path.join(args.survey_dir, name)) as f:
                 ref = json.load(f)
-            r = run_case(args.qprepc, os.path.join(args.survey_dir, f"{model}.qg"), "fbgemm",
-                         False, {}, None, False, ref, args.repeat,
-                         ["--equalization", "default"] if args.survey_equalization else [])
-            r["case"] = f"survey:{model}.fbgemm"
+            graph = f"{model}.train.qg" if qat else f"{model}.qg"
+            eq = args.survey_equalization and not qat  # prepare_qat_fx takes none
+            r = run_case(args.qprepc, os.path.join(args.survey_dir, graph), backend, qat, {},
+                         None, False, ref, args.repeat, ["--equalization", "default"] if eq
+                         else [])
+            r["case"] = f"survey:{model}.{'qat.' if qat else ''}{backend}"
+            r["survey"] = {"model": model, "config": config,
+                           "insertions": len(ref.get("insertions", [])),
+                           "observers": len(ref.get("observers", []))}
             rows.append(r)
 
     counts = {}
@@ -302,7 +325,42 @@ def main():
             json.dump({"format": "qprep.parity_report", "version": 1, "counts": counts,
                        "cases": rows}, f, indent=1)
             f.write("\n")
+    if args.survey_summary:
+        write_survey_summary(args.survey_summary, [r for r in rows if "survey" in r])
     return 1 if counts.get("fail") or counts.get("differ") else 0
+
+
+def write_survey_summary(path, rows):
+    """{config: {compared, matched, prepare_fx / qprepc seconds range, models: {model:
+    [insertions, observers, status]}}}: small enough to commit; the timings are the runs'."""
+    configs = {}
+    for r in rows:
+        c = configs.setdefault(r["survey"]["config"], {"models": {}, "torch": [], "qprepc": []})
+        c["models"][r["survey"]["model"]] = [r["survey"]["insertions"],
+                                             r["survey"]["observers"], r["status"]]
+        if isinstance(r.get("torch_prepare_seconds"), float):
+            c["torch"].append(r["torch_prepare_seconds"])
+        if isinstance(r.get("qprepc_seconds"), float):
+            c["qprepc"].append(r["qprepc_seconds"])
+    out = {"format": "qprep.torchvision_survey_backends", "version": 1,
+           "generator": "tools/gen_parity_report.py --survey-dir DIR --survey-summary FILE",
+           "fields": ["insertions", "observers", "status"], "configs": {}}
+    for name, c in sorted(configs.items()):
+        out["configs"][name] = {
+            "compared": len(c["models"]),
+            "matched": sum(1 for v in c["models"].values() if v[2] == "pass"),
+            "prepare_fx_seconds": [round(min(c["torch"]), 3), round(max(c["torch"]), 3)]
+            if c["torch"] else None,
+            "qprepc_seconds": [round(min(c["qprepc"]), 3), round(max(c["qprepc"]), 3)]
+            if c["qprepc"] else None,
+            "models": dict(sorted(c["models"].items())),
+        }
+    with open(path, "w") as f:
+        # Lists of scalars on one line (one model per line): diffs stay readable.
+        text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]",
+                      lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]",
+                      json.dumps(out, indent=1))
+        f.write(text + "\n")
 
 
 if __name__ == "__main__":

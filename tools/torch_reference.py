@@ -251,13 +251,18 @@ def default_equalization_config():
 
 
 def reference(model, example_inputs, graph_name, backend, qat=False, qconfig_mapping=None,
-              pcc=None, repeat=1, expect_error=False, equalization_config=None):
+              pcc=None, repeat=1, expect_error=False, equalization_config=None, exported=None):
     """Returns (reference_dict, qg_text, summary). With `expect_error`, a prepare_fx exception is
     the answer: it is recorded as `"error"` (type and message) with no observers.
     `equalization_config`: prepare_fx's _equalization_config (a QConfigMapping of
-    EqualizationQConfigs; prepare_qat_fx has none)."""
-    qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), example_inputs, graph_name,
-                                               pcc)
+    EqualizationQConfigs; prepare_qat_fx has none). `exported`: (qg_text, summary, gm) of an
+    earlier export of the same model in the same mode (the survey prepares one trace with
+    several backends); by default the model is exported here."""
+    if exported is None:
+        qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), example_inputs,
+                                                   graph_name, pcc)
+    else:
+        qg_text, summary, gm = exported
     backend_config = backend_config_for(backend)
     if qconfig_mapping is None:
         qconfig_mapping = qconfig_mapping_for(backend, qat)
