@@ -19,6 +19,12 @@ Usage (Debian's python3 with python3-torch 1.13.1 / python3-torchvision 0.14.1):
 models whose prepare uses a PrepareCustomConfig (standalone / custom / non-traceable modules,
 which the tracer keeps as leaves), pass it with `--prepare-custom-config FILE.py:FACTORY`.
 
+`--functional` traces *through* the torch.nn layers instead (FunctionalTracer below): Conv2d,
+Linear, BatchNorm2d, ReLU, pooling, ... become call_function nodes (F.conv2d, F.linear,
+F.batch_norm, F.relu, ...) reading their parameters and buffers through get_attr nodes: the
+closest 1.13 gets to PT2E's exported graphs, where conv2d(x, weight, bias) takes its weight as a
+graph input (the PT2E flow, docs/pt2e.md). Default graph name `<model>.functional`.
+
 This file is also imported by tools/torch_reference.py, which must trace identically.
 """
 
@@ -140,6 +146,47 @@ def trace_like_prepare(model, prepare_custom_config=None):
     skipped_names, skipped_classes = get_skipped_module_name_and_classes(
         prepare_custom_config, False)
     tracer = QuantizationTracer(skipped_names, skipped_classes)
+    graph = tracer.trace(model)
+    gm = torch.fx.GraphModule(model, graph)
+    return gm, tracer
+
+
+class FunctionalTracer(QuantizationTracer):
+    """QuantizationTracer (so node_name_to_scope records the innermost module each node was
+    traced in, like export's nn_module_stack) with no torch.nn leaf modules: every module is
+    traced through, so layers become the functions their forward calls. Only the modules a
+    PrepareCustomConfig skips stay leaves (they cannot be traced)."""
+
+    def is_leaf_module(self, m, module_qualified_name):
+        return (module_qualified_name in self.skipped_module_names
+                or type(m) in self.skipped_module_classes)
+
+    def call_module(self, m, forward, args, kwargs):
+        # BatchNorm checks the input's rank in Python (`input.dim() != 4`), which a Proxy cannot
+        # answer. The check only raises on bad input and never reaches a graph (export drops it
+        # too), so it is skipped while the module is traced. Other shape-dependent Python
+        # control flow (InstanceNorm's no-batch-dim test) still fails to trace.
+        if type(m).__module__.startswith("torch.nn.") and hasattr(m, "_check_input_dim") \
+                and "_check_input_dim" not in m.__dict__:
+            m.__dict__["_check_input_dim"] = lambda input: None
+            try:
+                return super().call_module(m, forward, args, kwargs)
+            finally:
+                del m.__dict__["_check_input_dim"]
+        return super().call_module(m, forward, args, kwargs)
+
+
+def trace_functional(model, prepare_custom_config=None):
+    """Like trace_like_prepare, but with FunctionalTracer: torch.nn layers become call_function
+    nodes with get_attr nodes for their parameters and buffers."""
+    if prepare_custom_config is None:
+        prepare_custom_config = PrepareCustomConfig()
+    elif isinstance(prepare_custom_config, dict):
+        prepare_custom_config = PrepareCustomConfig.from_dict(prepare_custom_config)
+    _swap_ff_with_fxff(model)
+    skipped_names, skipped_classes = get_skipped_module_name_and_classes(
+        prepare_custom_config, False)
+    tracer = FunctionalTracer(skipped_names, skipped_classes)
     graph = tracer.trace(model)
     gm = torch.fx.GraphModule(model, graph)
     return gm, tracer
@@ -451,9 +498,11 @@ def graph_to_qg(gm, tracer, root, graph_name, metas):
     return text, summary
 
 
-def export(model, example_inputs, graph_name, prepare_custom_config=None):
-    """Traces `model` (mutated as prepare_fx would) and returns (qg_text, summary, gm, tracer)."""
-    gm, tracer = trace_like_prepare(model, prepare_custom_config)
+def export(model, example_inputs, graph_name, prepare_custom_config=None, functional=False):
+    """Traces `model` (mutated as prepare_fx would) and returns (qg_text, summary, gm, tracer).
+    With `functional`, traces through the torch.nn layers (trace_functional)."""
+    trace = trace_functional if functional else trace_like_prepare
+    gm, tracer = trace(model, prepare_custom_config)
     metas = propagate_meta(gm, example_inputs)
     text, summary = graph_to_qg(gm, tracer, model, graph_name, metas)
     return text, summary, gm, tracer
@@ -488,6 +537,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_model_args(p)
     p.add_argument("--train", action="store_true", help="trace in train mode (QAT)")
+    p.add_argument("--functional", action="store_true",
+                   help="trace through torch.nn layers: F.conv2d / F.linear / F.batch_norm ... "
+                        "with get_attr weights (PT2E-like graphs); default name <model>.functional")
     p.add_argument("-o", "--output", required=True, metavar="OUT.qg")
     p.add_argument("--summary", metavar="OUT.json")
     args = p.parse_args(argv)
@@ -495,7 +547,10 @@ def main(argv=None):
     model, default_name = build_model(args.torchvision, args.model, args.train)
     pcc = load_python_object(args.prepare_custom_config)() if args.prepare_custom_config else None
     example_inputs = example_inputs_from_args(args)
-    text, summary, _, _ = export(model, example_inputs, args.name or default_name, pcc)
+    if args.functional:
+        default_name += ".functional"
+    text, summary, _, _ = export(model, example_inputs, args.name or default_name, pcc,
+                                 functional=args.functional)
     write_file(args.output, text)
     if args.summary:
         write_file(args.summary, json.dumps(summary, indent=2) + "\n")

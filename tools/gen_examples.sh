@@ -11,3 +11,9 @@ for m in resnet18 mobilenet_v2; do
   $PY tools/export_fx.py --torchvision "$m" --input-shape 1,3,224,224 \
     -o "examples/$m.qg" --summary "examples/$m.summary.json"
 done
+# Functional traces (no torch.nn leaf modules: F.conv2d / F.batch_norm / ... with get_attr
+# weights), the PT2E-like graphs of docs/pt2e.md.
+for m in resnet18 mobilenet_v2; do
+  $PY tools/export_fx.py --torchvision "$m" --input-shape 1,3,224,224 --functional \
+    -o "examples/$m.functional.qg" --summary "examples/$m.functional.summary.json"
+done
