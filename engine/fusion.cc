@@ -42,6 +42,17 @@ ir::NodeId Walk(const ir::Graph& g, const Pattern& p, ir::NodeId node,
   return root;
 }
 
+// PT2E's _fuse_conv_bn_ root: the conv is the batch norm's first argument, whatever the other
+// (MatchAllNode) positions hold. Follows argument 0 down the pattern to its innermost op.
+ir::NodeId FirstArgRoot(const ir::Graph& g, const Pattern& p, ir::NodeId node) {
+  while (p.is_tuple() && !p.args.empty() && p.args[0].op.kind != OpRef::Kind::kAny) {
+    const auto& args = g.node(node).args;
+    if (args.empty() || !args[0].is_node()) break;
+    return FirstArgRoot(g, p.args[0], args[0].node);
+  }
+  return node;
+}
+
 ir::Value Remap(const ir::Value& v, const std::vector<ir::NodeId>& env) {
   ir::Value out = v;
   if (v.is_node()) {
@@ -113,7 +124,8 @@ void SwapQatModules(const PrepareConfig& config, FusionResult& out) {
 
 }  // namespace
 
-absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& config) {
+absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& config,
+                                  const FuseOptions& options) {
   const BackendConfig& backend = config.backend_config;
   const std::vector<PatternEntry> patterns = SortedPatterns(backend, /*fusion_only=*/true);
 
@@ -137,6 +149,10 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       if (!IsMatch(input, id, e.pattern)) continue;
       Match m{id, ir::kNoNode, {}, e.config_index};
       m.root = Walk(input, e.pattern, id, m.members);
+      if (options.allow_function_root_fold &&
+          input.node(m.root).kind != ir::NodeKind::kCallModule) {
+        m.root = FirstArgRoot(input, e.pattern, id);  // checked when the match is emitted
+      }
       std::vector<ir::NodeId> claimed;
       for (ir::NodeId n : m.members) {
         if (claim[n] == kUnclaimed) {
@@ -168,7 +184,13 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       const Match& m = matches[mi];
       const BackendPatternConfig& cfg = backend.configs[m.config_index];
       const ir::Node& root = input.node(m.root);
-      if (root.kind != ir::NodeKind::kCallModule) {
+      const FuserMethod& fm = cfg.fuser_method;
+      // PT2E's functional conv-bn fold (FuseOptions): an eval fold of a call_function root.
+      const bool function_fold = options.allow_function_root_fold && !config.is_qat &&
+                                 root.kind == ir::NodeKind::kCallFunction &&
+                                 fm.kind == FuserMethod::Kind::kFoldBn &&
+                                 fm.eval_module_type.empty();
+      if (root.kind != ir::NodeKind::kCallModule && !function_fold) {
         return ConfigError(cfg.where, absl::StrCat("fusion pattern ", cfg.pattern.ToString(),
                                                    " matched at '", src.name, "' has root '",
                                                    root.name, "' which is not a call_module node"));
@@ -180,10 +202,9 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       f.last_name = src.name;
       for (ir::NodeId mem : m.members) f.member_names.push_back(input.node(mem).name);
       f.config_index = m.config_index;
-      const std::string root_type(ModuleTypeOf(input, m.root));
+      const std::string root_type(function_fold ? root.target : ModuleTypeOf(input, m.root));
       std::vector<std::string> children;
       for (ir::NodeId mem : m.members) children.push_back(ChildType(input, mem));
-      const FuserMethod& fm = cfg.fuser_method;
       if (fm.kind == FuserMethod::Kind::kSequential) {
         f.fused_module_type = (config.is_qat && !fm.qat_module_type.empty()) ? fm.qat_module_type
                                                                              : fm.eval_module_type;
@@ -212,11 +233,13 @@ absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& c
       n.meta = src.meta;
       // scope_type stays the root's traced type: PyTorch's node_name_to_scope is recorded at
       // trace time, before fusion, and the qconfig order level counts by it.
-      ir::Module fused_mod;
-      if (const ir::Module* old = input.FindModule(root.target); old != nullptr) fused_mod = *old;
-      fused_mod.path = root.target;
-      fused_mod.type = f.fused_module_type;
-      out.graph.AddModule(std::move(fused_mod));
+      if (!function_fold) {
+        ir::Module fused_mod;
+        if (const ir::Module* old = input.FindModule(root.target); old != nullptr) fused_mod = *old;
+        fused_mod.path = root.target;
+        fused_mod.type = f.fused_module_type;
+        out.graph.AddModule(std::move(fused_mod));
+      }
       f.fused = static_cast<ir::NodeId>(out.graph.num_nodes());
       out.fused.push_back(std::move(f));
     }

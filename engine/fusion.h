@@ -64,10 +64,21 @@ struct FusionResult {
   std::vector<std::string> qat_swapped_paths;
 };
 
+struct FuseOptions {
+  // PT2E's _fuse_conv_bn_ (pt2e/utils.py) folds a batch norm into a *functional* conv: on
+  // exported graphs conv2d(x, weight, bias) is a call_function reading its weight through a
+  // get_attr. With this set, an eval fold-BN pattern (a fuser without a fused module type) may
+  // have a call_function root: the fused node is a copy of that call (name, target, args; the
+  // value is the last node's), no module is added, and FusedNode::fused_module_type is the root's
+  // function target. The FX flow leaves it unset (fuse.py asserts a call_module root).
+  bool allow_function_root_fold = false;
+};
+
 // Runs fusion. Errors: InvalidArgument when a fusion pattern's root is not a call_module
-// (PyTorch asserts the same), or when its fuser method is incomplete for the requested mode
-// (e.g. no QAT type for a fold-BN fuser under --qat).
-absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& config);
+// (PyTorch asserts the same; see FuseOptions for the PT2E exception), or when its fuser method is
+// incomplete for the requested mode (e.g. no QAT type for a fold-BN fuser under --qat).
+absl::StatusOr<FusionResult> Fuse(const ir::Graph& input, const PrepareConfig& config,
+                                  const FuseOptions& options = {});
 
 }  // namespace qprep::engine
 

@@ -50,7 +50,10 @@ absl::StatusOr<std::unique_ptr<PrepareResult>> PreparePt2e(const ir::Graph& grap
   r.config.is_qat = false;  // fusion: eval folding only (see above)
 
   auto last = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(r.fusion, engine::Fuse(graph, r.config));
+  // _fuse_conv_bn_ folds into functional convs too (aten.conv2d on exported graphs).
+  engine::FuseOptions fuse_options;
+  fuse_options.allow_function_root_fold = true;
+  ASSIGN_OR_RETURN(r.fusion, engine::Fuse(graph, r.config, fuse_options));
   r.config.is_qat = options.qat;  // config_flag(qat) for the quantizer's rules
   r.times.fuse = SecondsSince(&last);
   const ir::Graph& g = r.fusion.graph;

@@ -247,19 +247,24 @@ const engine::PlanInsertion* FindInsertion(const engine::Plan& plan, const std::
 //   and output (one instance, the edge reads through relu's observer);
 //   layer1_0_conv1's and add's edges from maxpool join maxpool's output implicitly (int8,
 //   static), so maxpool's one observer feeds both;
-//   add is operator.add: the add annotator (not add_relu, which wants torch.add + nn.ReLU), so
-//   layer1_0_relu_1 is not annotated and its two users' int8 edges share one instance and one
-//   node (implicit sharing between users, then node reuse);
+//   add (operator.add, from `out += identity`) followed by the block's nn.ReLU is an add_relu:
+//   find_sequential_partitions(gm, [torch.add, torch.nn.ReLU]) includes the functional
+//   equivalents (graph_utils._EQUIVALENT_TYPES: operator.add / operator.iadd are torch.add's), so
+//   add's two inputs get the activation spec and layer1_0_relu_1's output (not add's) is
+//   observed; its two users' edges read through it;
 //   avgpool runs before add_relu/add: its input is not annotated yet, so it gets the activation
-//   spec and its output SharedQuantizationSpec((layer4_1_relu_1, avgpool)); flatten shares
-//   avgpool's output (propagate_annotation); fc's input joins flatten's output implicitly.
+//   spec and its output SharedQuantizationSpec((layer4_1_relu_1, avgpool)); add_relu then
+//   annotates layer4_1_relu_1's output, which joins that edge implicitly: one instance from the
+//   relu to flatten (propagate_annotation); fc's input joins flatten's output implicitly.
+//   Count: x, relu (= maxpool), per block relu / bn2 / relu_1 (8 x 3), 3 downsample outputs, fc:
+//   30 instances; 33 insertions (maxpool, avgpool and flatten outputs read the same instance).
 TEST(Pt2eXnnpackTest, Resnet18) {
   ir::Graph graph;
   auto run = RunPt2e(kSrc + "/examples/resnet18.qg", kSrc + "/backends/pt2e/xnnpack.qr", &graph);
   ASSERT_TRUE(run.ok()) << run.status();
   const engine::Plan& plan = (*run)->plan;
-  EXPECT_EQ(plan.insertions.size(), 41u);
-  EXPECT_EQ(plan.observers.size(), 38u);
+  EXPECT_EQ(plan.insertions.size(), 33u);
+  EXPECT_EQ(plan.observers.size(), 30u);
   for (const auto& o : plan.observers) {
     EXPECT_EQ(o.class_name, "HistogramObserver");
     EXPECT_EQ(o.args["dtype"], "int8");
@@ -281,17 +286,18 @@ TEST(Pt2eXnnpackTest, Resnet18) {
   int relu = expect("activation_post_process_1", "relu", {"maxpool"});
   int maxpool = expect("activation_post_process_2", "maxpool", {"add", "layer1_0_conv1"});
   EXPECT_EQ(relu, maxpool);
-  expect("activation_post_process_6", "layer1_0_relu_1", {"add_1", "layer1_1_conv1"});
-  int pool_in = expect("activation_post_process_37", "layer4_1_relu_1", {"avgpool"});
-  int pool_out = expect("activation_post_process_38", "avgpool", {"flatten"});
-  int flat = expect("activation_post_process_39", "flatten", {"fc"});
+  expect("activation_post_process_4", "layer1_0_bn2", {"add"});
+  expect("activation_post_process_5", "layer1_0_relu_1", {"add_1", "layer1_1_conv1"});
+  int pool_in = expect("activation_post_process_29", "layer4_1_relu_1", {"avgpool"});
+  int pool_out = expect("activation_post_process_30", "avgpool", {"flatten"});
+  int flat = expect("activation_post_process_31", "flatten", {"fc"});
   EXPECT_EQ(pool_in, pool_out);
   EXPECT_EQ(pool_in, flat);
-  expect("activation_post_process_40", "fc", {"output"});
+  expect("activation_post_process_32", "fc", {"output"});
+  for (const auto& i : plan.insertions) EXPECT_NE(i.value, "add") << "add_relu: add's output";
   for (const auto& n : plan.nodes) {
-    if (n.name == "layer1_0_relu_1") {
-      EXPECT_FALSE(n.quantized);
-      EXPECT_EQ(n.reason, "not annotated by the quantizer");
+    if (n.name == "layer1_0_relu_1" || n.name == "add") {
+      EXPECT_TRUE(n.quantized) << n.name;  // add_relu
     }
     if (n.name == "bn1") {
       EXPECT_TRUE(n.quantized);  // folded into conv1
@@ -346,7 +352,7 @@ TEST(Pt2eXnnpackTest, Resnet18QatSamePointsFakeQuantize) {
     EXPECT_EQ(a.insertions[i].consumers, b.insertions[i].consumers) << i;
     EXPECT_EQ(a.insertions[i].observer, b.insertions[i].observer) << i;
   }
-  ASSERT_EQ(b.observers.size(), 38u);
+  ASSERT_EQ(b.observers.size(), 30u);
   for (const auto& o : b.observers) {
     EXPECT_EQ(o.class_name, "FusedMovingAvgObsFakeQuantize");
     EXPECT_EQ(o.inner_class.value_or(""), "MovingAverageMinMaxObserver");
