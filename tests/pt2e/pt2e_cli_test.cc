@@ -14,6 +14,7 @@
 namespace qprep::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
@@ -43,6 +44,18 @@ TEST_F(Pt2eCliTest, XnnpackResnet18EndToEnd) {
   EXPECT_THAT(prepared, HasSubstr("%activation_post_process_32 = call_module"));
   EXPECT_THAT(prepared, Not(HasSubstr("%activation_post_process_33 ")));
   EXPECT_THAT(Slurp(dot), HasSubstr("digraph"));
+}
+
+// Verifies the functional resnet18 (export_fx.py --functional) through the binary: the module
+// graph's 30 activation instances plus one per-channel weight observer per conv / linear
+// (counts derived in pt2e_test.cc, Pt2eXnnpackFunctionalTest.Resnet18).
+TEST_F(Pt2eCliTest, XnnpackResnet18Functional) {
+  RunResult r = Run("prepare " + Quote(kSrc + "/examples/resnet18.functional.qg") +
+                    " --quantizer xnnpack");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("backend xnnpack: 54 observer nodes, 51 observer instances"));
+  EXPECT_THAT(r.out, ContainsRegex("HistogramObserver +30\n"));
+  EXPECT_THAT(r.out, ContainsRegex("PerChannelMinMaxObserver +21\n"));
 }
 
 // Verifies --quantizer with a quantizer file path, and explain on the PT2E flow.

@@ -11,6 +11,7 @@
 // Each case's `derivation` says how. To re-derive after a semantics change, follow those steps
 // again; the expectations are not generated.
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -402,6 +403,287 @@ TEST(Pt2eXnnpackTest, TinyAnnotatorOrder) {
       EXPECT_FALSE(n.quantized);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functional graphs (tools/export_fx.py --functional): torch.nn layers traced through, so convs
+// and linears are F.conv2d / F.linear calls with get_attr weight (and bias) edges, as on PT2E's
+// exported graphs. tests/pt2e/data/functional_models.py holds the small models
+// (gen_functional.sh regenerates their .qg); examples/*.functional.qg come from gen_examples.sh.
+// Every expectation below is derived by hand from XNNPACKQuantizer (xnnpack_quantizer_utils.py:
+// the annotators in STATIC_OPS order, get_symmetric_quantization_config(is_per_channel=True):
+// bias_quantization_spec None) and pt2e/prepare.py, as for the cases above.
+
+const std::map<std::string, std::string> kPerChannel = {{"dtype", "int8"},
+                                                        {"quant_min", "-127"},
+                                                        {"quant_max", "127"},
+                                                        {"qscheme", "per_channel_symmetric"},
+                                                        {"ch_axis", "0"}};
+
+// Verifies conv-bn folding on functional convs, the weight / bias edges, and conv_relu, conv,
+// adaptive_avg_pool2d, flatten, linear_relu and linear on one graph.
+TEST(Pt2eXnnpackFunctionalTest, ConvBnLinear) {
+  CheckCase({"conv_bn_linear",
+             "_fuse_conv_bn_ folds batch_norm into conv2d and batch_norm_1 into conv2d_1 (a bn "
+             "whose args[0] is a conv; the folded node is the conv, named here by the batch "
+             "norm's value as fused values are). linear_relu: (flatten,linear) act, (fc1_weight,"
+             "linear) weight, (fc1_bias,linear) get_bias_qspec = None, relu_1's output act. "
+             "linear: (relu_1,linear_1) act, (fc2_weight,linear_1) weight, output act. "
+             "conv_relu: (x,conv2d) act, (conv1_weight,conv2d) weight, relu's output act. conv: "
+             "(relu,conv2d_1) act, (conv2_weight,conv2d_1) weight, (conv2_bias) None, output "
+             "act. adaptive_avg_pool2d (after conv): input annotated, so Shared(conv2d_1) in and "
+             "Shared((conv2d_1,pool)) out; propagate_annotation: flatten shares the pool's "
+             "output. Groups: each weight edge alone (a get_attr has no output spec, one user); "
+             "relu's output with (relu,conv2d_1); conv2d_1's output through pool and flatten to "
+             "(flatten,linear) (implicit, same int8 root); relu_1's output with (relu_1,"
+             "linear_1). Insertion in graph order; edges of a group whose producer output is "
+             "observed read through it",
+             {{"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8}},
+             {{"activation_post_process_0", 0, "x", {"conv2d"}},
+              {"activation_post_process_1", 1, "conv1_weight", {"conv2d"}},
+              {"activation_post_process_2", 2, "relu", {"conv2d_1"}},
+              {"activation_post_process_3", 3, "conv2_weight", {"conv2d_1"}},
+              {"activation_post_process_4", 4, "batch_norm_1", {"adaptive_avg_pool2d"}},
+              {"activation_post_process_5", 4, "adaptive_avg_pool2d", {"flatten"}},
+              {"activation_post_process_6", 4, "flatten", {"linear"}},
+              {"activation_post_process_7", 5, "fc1_weight", {"linear"}},
+              {"activation_post_process_8", 6, "relu_1", {"linear_1"}},
+              {"activation_post_process_9", 7, "fc2_weight", {"linear_1"}},
+              {"activation_post_process_10", 8, "linear_1", {"output"}}},
+             "backends/pt2e/xnnpack.qr"});
+}
+
+// Verifies the fold itself: each batch norm whose input is a functional conv is absorbed into
+// that conv, which keeps its arguments (input, weight edge, bias); under QAT nothing is folded
+// (prepare_qat_pt2e leaves conv-bn to the conv_bn annotators).
+TEST(Pt2eXnnpackFunctionalTest, ConvBnFoldKeepsTheConvCall) {
+  ir::Graph graph;
+  auto run = RunPt2e(kSrc + "/tests/pt2e/data/conv_bn_linear.qg",
+                     kSrc + "/backends/pt2e/xnnpack.qr", &graph);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const engine::FusionResult& f = (*run)->fusion;
+  ASSERT_EQ(f.fused.size(), 2u);
+  EXPECT_EQ(f.fused[0].member_names, (std::vector<std::string>{"conv2d", "batch_norm"}));
+  EXPECT_EQ(f.fused[0].last_name, "batch_norm");
+  EXPECT_EQ(f.fused[1].member_names, (std::vector<std::string>{"conv2d_1", "batch_norm_1"}));
+  EXPECT_EQ(f.fused[0].fused_module_type, "torch.nn.functional.conv2d");
+  const ir::Node& conv = f.graph.node(f.fused[1].fused);
+  EXPECT_EQ(conv.name, "conv2d_1");
+  EXPECT_EQ(conv.target, "torch.nn.functional.conv2d");
+  ASSERT_GE(conv.args.size(), 3u);
+  ASSERT_TRUE(conv.args[1].is_node());
+  EXPECT_EQ(f.graph.node(conv.args[1].node).name, "conv2_weight");
+  ASSERT_TRUE(conv.args[2].is_node());
+  EXPECT_EQ(f.graph.node(conv.args[2].node).name, "conv2_bias");
+  EXPECT_FALSE(f.graph.FindNode("batch_norm_1").has_value());
+
+  ir::Graph train;
+  auto qat = RunPt2e(kSrc + "/tests/pt2e/data/conv_bn_linear.train.qg",
+                     kSrc + "/backends/pt2e/xnnpack.qr", &train, /*qat=*/true);
+  ASSERT_TRUE(qat.ok()) << qat.status();
+  EXPECT_TRUE((*qat)->fusion.fused.empty());
+}
+
+// Verifies XNNPACK's QAT configuration on a functional train-mode graph: conv_bn_relu and conv_bn
+// match F.conv2d -> F.batch_norm (-> relu) unfolded, annotating the conv's input and weight edges
+// and the relu's / batch norm's output, so the points and groups are the PTQ case's (the batch
+// norm's output is batch_norm_1 in both) with FusedMovingAvgObsFakeQuantize instances.
+TEST(Pt2eXnnpackFunctionalTest, ConvBnLinearQat) {
+  ir::Graph graph;
+  auto run = RunPt2e(kSrc + "/tests/pt2e/data/conv_bn_linear.train.qg",
+                     kSrc + "/backends/pt2e/xnnpack.qr", &graph, /*qat=*/true);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const engine::Plan& plan = (*run)->plan;
+  const std::vector<std::string> want_values = {
+      "x",       "conv1_weight", "relu",   "conv2_weight", "batch_norm_1", "adaptive_avg_pool2d",
+      "flatten", "fc1_weight",   "relu_1", "fc2_weight",   "linear_1"};
+  const std::vector<int> want_observers = {0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8};
+  ASSERT_EQ(plan.insertions.size(), want_values.size());
+  for (size_t i = 0; i < want_values.size(); ++i) {
+    EXPECT_EQ(plan.insertions[i].value, want_values[i]) << i;
+    EXPECT_EQ(plan.insertions[i].observer, want_observers[i]) << i;
+  }
+  ASSERT_EQ(plan.observers.size(), 9u);
+  for (size_t o = 0; o < plan.observers.size(); ++o) {
+    EXPECT_EQ(plan.observers[o].class_name, "FusedMovingAvgObsFakeQuantize") << o;
+    EXPECT_EQ(plan.observers[o].inner_class.value_or(""),
+              o % 2 == 1 ? "MovingAveragePerChannelMinMaxObserver" : "MovingAverageMinMaxObserver")
+        << o;
+  }
+}
+
+// Verifies max_pool2d and cat sharing on an inception-like functional block, and hardtanh
+// (ReLU6) propagation joining a cat input's group.
+TEST(Pt2eXnnpackFunctionalTest, CatPool) {
+  CheckCase({"cat_pool",
+             "conv_relu (folded conv_a): (x,conv2d) act, (conv_a_weight,conv2d) weight, relu's "
+             "output act. conv (conv_b, no bn): (x,conv2d_1) act, (conv_b_weight,conv2d_1) "
+             "weight, (conv_b_bias) None, output act. max_pool2d: relu's output annotated by an "
+             "earlier annotator, so (relu,max_pool2d) and its output Shared(relu). cat: "
+             "(max_pool2d,cat) act, (hardtanh,cat) and the output Shared((max_pool2d,cat)). "
+             "propagate_annotation: hardtanh (ReLU6) shares conv2d_1's output on its input and "
+             "output. Groups: (x,conv2d) and (x,conv2d_1) (other users of x); relu's output, the "
+             "pool, (max_pool2d,cat) (implicit with the pool's output), cat's output and "
+             "(hardtanh,cat), which joins hardtanh's output implicitly (its root is conv2d_1's "
+             "int8 act spec), bringing conv2d_1's output and (conv2d_1,hardtanh): one group, "
+             "first key relu's output. x's observer serves both convs (node reuse)",
+             {{"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel}},
+             {{"activation_post_process_0", 0, "x", {"conv2d", "conv2d_1"}},
+              {"activation_post_process_1", 1, "conv_a_weight", {"conv2d"}},
+              {"activation_post_process_2", 2, "relu", {"max_pool2d"}},
+              {"activation_post_process_3", 2, "max_pool2d", {"cat"}},
+              {"activation_post_process_4", 3, "conv_b_weight", {"conv2d_1"}},
+              {"activation_post_process_5", 2, "conv2d_1", {"hardtanh"}},
+              {"activation_post_process_6", 2, "hardtanh", {"cat"}},
+              {"activation_post_process_7", 2, "cat", {"output"}}},
+             "backends/pt2e/xnnpack.qr"});
+}
+
+// Verifies which relus close an add_relu: find_sequential_partitions([torch.add, nn.ReLU]) with
+// the functional equivalents, so operator.add / torch.add followed by nn.ReLU or F.relu, not
+// torch.relu (its own source).
+TEST(Pt2eXnnpackFunctionalTest, AddReluSources) {
+  CheckCase({"add_relu",
+             "add (x + y) -> relu (nn.ReLU): add_relu, (x,add) (y,add) act and relu's output. "
+             "add_1 (relu + y) -> relu_1 (torch.relu, not in {nn.ReLU, F.relu, F.relu_}): the "
+             "add annotator, (relu,add_1) (y,add_1) act and add_1's output; relu_1 unannotated. "
+             "add_2 (torch.add) -> relu_2 (F.relu): add_relu, (relu_1,add_2) (relu,add_2) act, "
+             "relu_2's output. Groups: (x,add); (y,add) with (y,add_1) (other users of y); "
+             "relu's output with (relu,add_1) and (relu,add_2); add_1's output; (relu_1,add_2) "
+             "(relu_1 has no output spec); relu_2's output",
+             {{"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8}},
+             {{"activation_post_process_0", 0, "x", {"add"}},
+              {"activation_post_process_1", 1, "y", {"add", "add_1"}},
+              {"activation_post_process_2", 2, "relu", {"add_1", "add_2"}},
+              {"activation_post_process_3", 3, "add_1", {"relu_1"}},
+              {"activation_post_process_4", 4, "relu_1", {"add_2"}},
+              {"activation_post_process_5", 5, "relu_2", {"output"}}},
+             "backends/pt2e/xnnpack.qr"});
+}
+
+// The activation insertions of a plan with instance ids renumbered by first use, and each one's
+// number of consumers: the placement's shape, independent of node names.
+std::vector<std::pair<int, size_t>> ActivationShape(const engine::Plan& plan) {
+  std::map<int, int> renumber;
+  std::vector<std::pair<int, size_t>> out;
+  for (const auto& i : plan.insertions) {
+    if (plan.observers[i.observer].class_name != "HistogramObserver") continue;
+    auto [it, unused] = renumber.emplace(i.observer, static_cast<int>(renumber.size()));
+    out.emplace_back(it->second, i.consumers.size());
+  }
+  return out;
+}
+
+// Checks a functional graph's plan: one per-channel weight observer on the weight edge of every
+// conv / linear call (args[1], the conv's or linear's only consumer of that get_attr) and on no
+// other get_attr (biases: bias_quantization_spec None; BatchNorm parameters: folded away); the
+// activation placement has the shape of the module graph's plan (same annotators, same groups:
+// the weight groups share with nothing, a get_attr having no output spec and one user).
+void CheckFunctionalAgainstModuleGraph(const std::string& functional, const std::string& module,
+                                       size_t activations, size_t weights) {
+  ir::Graph fg, mg;
+  auto frun = RunPt2e(kSrc + "/examples/" + functional, kSrc + "/backends/pt2e/xnnpack.qr", &fg);
+  ASSERT_TRUE(frun.ok()) << frun.status();
+  auto mrun = RunPt2e(kSrc + "/examples/" + module, kSrc + "/backends/pt2e/xnnpack.qr", &mg);
+  ASSERT_TRUE(mrun.ok()) << mrun.status();
+  const engine::Plan& plan = (*frun)->plan;
+
+  std::map<std::string, std::string> weight_of;  // weight get_attr -> its conv / linear
+  for (ir::NodeId id = 0; id < fg.num_nodes(); ++id) {
+    const ir::Node& n = fg.node(id);
+    if (n.kind != ir::NodeKind::kCallFunction) continue;
+    if (n.target != "torch.nn.functional.conv2d" && n.target != "torch.nn.functional.linear") {
+      continue;
+    }
+    ASSERT_TRUE(n.args.size() >= 2 && n.args[1].is_node()) << n.name;
+    weight_of[fg.node(n.args[1].node).name] = n.name;
+  }
+  EXPECT_EQ(weight_of.size(), weights);
+
+  std::map<std::string, int> class_count;
+  for (const auto& o : plan.observers) ++class_count[o.class_name];
+  EXPECT_EQ(class_count, (std::map<std::string, int>{
+                             {"HistogramObserver", static_cast<int>(activations)},
+                             {"PerChannelMinMaxObserver", static_cast<int>(weights)}}));
+  std::map<std::string, int> seen;
+  for (const auto& i : plan.insertions) {
+    const engine::PlanObserver& o = plan.observers[i.observer];
+    const std::optional<ir::NodeId> producer = fg.FindNode(i.value);
+    ASSERT_TRUE(producer.has_value()) << i.value;
+    const bool from_get_attr = fg.node(*producer).kind == ir::NodeKind::kGetAttr;
+    if (o.class_name != "PerChannelMinMaxObserver") {
+      EXPECT_FALSE(from_get_attr) << i.value << ": only weights are observed among get_attrs";
+      continue;
+    }
+    EXPECT_EQ(o.args["qscheme"], "per_channel_symmetric") << i.value;
+    EXPECT_EQ(o.args["ch_axis"], 0) << i.value;
+    EXPECT_EQ(o.args["quant_min"], -127) << i.value;
+    EXPECT_EQ(o.args["eps"], 0.000244140625) << i.value;
+    auto it = weight_of.find(i.value);
+    ASSERT_NE(it, weight_of.end()) << i.value << " is not a conv / linear weight";
+    EXPECT_EQ(i.consumers, std::vector<std::string>{it->second}) << i.value;
+    ++seen[i.value];
+  }
+  EXPECT_EQ(seen.size(), weight_of.size());
+  for (const auto& [w, k] : seen) EXPECT_EQ(k, 1) << w << ": one observer per weight";
+  EXPECT_EQ(ActivationShape(plan), ActivationShape((*mrun)->plan));
+}
+
+// Verifies resnet18 traced functionally end to end: BatchNorm folded into every F.conv2d, 21
+// per-channel weight observers (20 convs, fc) beside the module graph's 30 activation instances
+// (Pt2eXnnpackTest.Resnet18 derives them), and the same sharing at maxpool, the add_relus and
+// the avgpool -> flatten tail.
+TEST(Pt2eXnnpackFunctionalTest, Resnet18) {
+  CheckFunctionalAgainstModuleGraph("resnet18.functional.qg", "resnet18.qg", 30, 21);
+  ir::Graph graph;
+  auto run = RunPt2e(kSrc + "/examples/resnet18.functional.qg",
+                     kSrc + "/backends/pt2e/xnnpack.qr", &graph);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const engine::Plan& plan = (*run)->plan;
+  EXPECT_EQ(plan.insertions.size(), 54u);  // 33 activation + 21 weight
+  EXPECT_EQ((*run)->fusion.fused.size(), 20u);  // every batch_norm follows a conv2d
+  auto observer_at = [&](const std::string& value, std::vector<std::string> consumers) -> int {
+    for (const auto& i : plan.insertions) {
+      if (i.value == value && i.consumers == consumers) return i.observer;
+    }
+    ADD_FAILURE() << "no observer on " << value;
+    return -1;
+  };
+  // conv_relu then max_pool2d sharing relu's output; the pool's users read one observer.
+  const int relu = observer_at("relu", {"max_pool2d"});
+  EXPECT_EQ(observer_at("max_pool2d", {"add", "conv2d_1"}), relu);
+  // add_relu: the add's inputs and the relu's output; nothing on the add's output.
+  observer_at("batch_norm_2", {"add"});
+  observer_at("relu_2", {"add_1", "conv2d_3"});
+  for (const auto& i : plan.insertions) EXPECT_EQ(i.value.rfind("add", 0), std::string::npos);
+  // adaptive_avg_pool2d, then flatten (propagate_annotation): one instance from the last relu.
+  const int tail = observer_at("relu_16", {"adaptive_avg_pool2d"});
+  EXPECT_EQ(observer_at("adaptive_avg_pool2d", {"flatten"}), tail);
+  EXPECT_EQ(observer_at("flatten", {"linear"}), tail);
+  observer_at("linear", {"output"});
+}
+
+// Verifies mobilenet_v2 traced functionally: 52 folded convs and the classifier's linear get
+// per-channel weight observers; the activations are the module graph's (ReLU6 is F.hardtanh,
+// a sharing op either way; dropout stays unannotated).
+TEST(Pt2eXnnpackFunctionalTest, MobilenetV2) {
+  CheckFunctionalAgainstModuleGraph("mobilenet_v2.functional.qg", "mobilenet_v2.qg", 65, 53);
 }
 
 }  // namespace
