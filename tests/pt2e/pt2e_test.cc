@@ -10,8 +10,10 @@
 // is the same instance, or reuses an observer node with that instance already on the producer).
 // Each case's `derivation` says how. To re-derive after a semantics change, follow those steps
 // again; the expectations are not generated.
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -684,6 +686,61 @@ TEST(Pt2eXnnpackFunctionalTest, Resnet18) {
 // a sharing op either way; dropout stays unannotated).
 TEST(Pt2eXnnpackFunctionalTest, MobilenetV2) {
   CheckFunctionalAgainstModuleGraph("mobilenet_v2.functional.qg", "mobilenet_v2.qg", 65, 53);
+}
+
+// Verifies the team quantizer of docs/backend-guide.md ("A team quantizer on a functional
+// graph"): tests/pt2e/data/team_quantizer.qr on biased_conv_pool (functional_models.py).
+TEST(Pt2eTeamQuantizerTest, DerivedBiasAndSharedPool) {
+  const std::map<std::string, std::string> kBias = {
+      {"dtype", "int32"}, {"derive_qparams_fn", "derive_bias_qparams"},
+      {"qscheme", "per_channel_symmetric"}, {"ch_axis", "0"}};
+  auto bias_from = [&](const std::string& sources) {
+    auto args = kBias;
+    args["derived_from"] = sources;
+    return args;
+  };
+  CheckCase({"biased_conv_pool",
+             "XNNPACK first: conv_relu on conv2d ((x,conv2d) act, (conv1_weight,conv2d) weight, "
+             "relu's output act), conv on conv2d_1 ((avg_pool2d,conv2d_1) act, (conv2_weight,"
+             "conv2d_1) weight, output act); avg_pool2d is no XNNPACK op and no sharing op. Then "
+             "the team's annotators: each conv's bias edge a DerivedQuantizationSpec from its "
+             "input and weight edges (keys after them in the input map); avg_pool2d's input "
+             "Shared(relu) (relu's output annotated), output Shared((relu,avg_pool2d)). Groups: "
+             "(x,conv2d); each weight; each bias alone (a derived spec never shares "
+             "implicitly); relu's output with the pool's input and output and "
+             "(avg_pool2d,conv2d_1) (implicit, same int8 root); conv2d_1's output. Instances in "
+             "insertion order; the biases derive from instances 0, 1 and 3, 4",
+             {{"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"_DerivedObserverOrFakeQuantize", bias_from("[0,1]")},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"_DerivedObserverOrFakeQuantize", bias_from("[3,4]")},
+              {"HistogramObserver", kInt8}},
+             {{"activation_post_process_0", 0, "x", {"conv2d"}},
+              {"activation_post_process_1", 1, "conv1_weight", {"conv2d"}},
+              {"activation_post_process_2", 2, "conv1_bias", {"conv2d"}},
+              {"activation_post_process_3", 3, "relu", {"avg_pool2d"}},
+              {"activation_post_process_4", 3, "avg_pool2d", {"conv2d_1"}},
+              {"activation_post_process_5", 4, "conv2_weight", {"conv2d_1"}},
+              {"activation_post_process_6", 5, "conv2_bias", {"conv2d_1"}},
+              {"activation_post_process_7", 6, "conv2d_1", {"output"}}},
+             "tests/pt2e/data/team_quantizer.qr"});
+}
+
+// Verifies docs/backend-guide.md shows the team quantizer file as it is.
+TEST(Pt2eTeamQuantizerTest, GuideQuotesTheFile) {
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  const std::string file = slurp(kSrc + "/tests/pt2e/data/team_quantizer.qr");
+  ASSERT_FALSE(file.empty());
+  EXPECT_NE(slurp(kSrc + "/docs/backend-guide.md").find("```\n" + file + "```\n"),
+            std::string::npos)
+      << "docs/backend-guide.md must quote tests/pt2e/data/team_quantizer.qr verbatim";
 }
 
 }  // namespace

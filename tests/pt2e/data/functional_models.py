@@ -66,6 +66,26 @@ class AddRelu(nn.Module):
         return F.relu(torch.add(b, a))
 
 
+class BiasedConvPool(nn.Module):
+    """Convs with biases around an avg_pool2d: the team quantizer demo of docs/backend-guide.md
+    (tests/pt2e/data/team_quantizer.qr)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        x = self.relu(self.conv1(x))
+        x = F.avg_pool2d(x, 2)
+        return self.conv2(x)
+
+
+def biased_conv_pool():
+    return BiasedConvPool()
+
+
 def conv_bn_linear():
     return ConvBnLinear()
 

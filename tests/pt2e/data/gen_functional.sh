@@ -15,3 +15,5 @@ $PY tools/export_fx.py --functional --model $M:cat_pool --input-shape 1,3,6,6 \
   --name cat_pool -o $D/cat_pool.qg
 $PY tools/export_fx.py --functional --model $M:add_relu --input-shape 1,4 --input-shape 1,4 \
   --name add_relu -o $D/add_relu.qg
+$PY tools/export_fx.py --functional --model $M:biased_conv_pool --input-shape 1,3,6,6 \
+  --name biased_conv_pool -o $D/biased_conv_pool.qg
