@@ -1,8 +1,10 @@
 #include "rules/parser.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,16 +41,25 @@ Iter NextDeclarationStart(const std::string& text, Iter from) {
 // input from exhausting the stack. Returns the position of the first bracket that is too deep.
 constexpr int kMaxNesting = 128;
 
+// The characters TooDeep must look at; everything else is passed over by one table lookup
+// (this scan runs over every byte of every rule file).
+constexpr std::array<bool, 256> kNestingSignificant = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view("\"#/([{)]}")) t[c] = true;
+  return t;
+}();
+
 std::optional<size_t> TooDeep(const std::string& text) {
   int depth = 0;
   for (size_t i = 0; i < text.size(); ++i) {
+    if (!kNestingSignificant[static_cast<unsigned char>(text[i])]) continue;
     char c = text[i];
     if (c == '"') {  // skip strings (escapes included)
       for (++i; i < text.size() && text[i] != '"' && text[i] != '\n'; ++i) {
         if (text[i] == '\\') ++i;
       }
     } else if (c == '#' || (c == '/' && i + 1 < text.size() && text[i + 1] == '/')) {
-      while (i < text.size() && text[i] != '\n') ++i;
+      i = std::min(text.find('\n', i), text.size());  // stop on the newline (or at the end)
     } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > kMaxNesting) return i;
     } else if (c == ')' || c == ']' || c == '}') {

@@ -18,10 +18,13 @@
 namespace qprep::rules::parser {
 
 namespace x3 = boost::spirit::x3;
-using x3::alnum;
-using x3::alpha;
+// ASCII classes (table lookups) rather than the standard encoding's, which call the C library's
+// isalnum per character; the same sets, as the program runs in the "C" locale (bytes >= 0x80
+// are in neither).
+using x3::ascii::alnum;
+using x3::ascii::alpha;
+using x3::ascii::digit;
 using x3::char_;
-using x3::digit;
 using x3::lexeme;
 using x3::lit;
 using x3::raw;

@@ -4,13 +4,17 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "engine/facts.h"
 #include "engine/stratify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rules/grammar/config.h"
 
 namespace qprep::rules {
 namespace {
@@ -295,6 +299,53 @@ TEST(Compiler, DeepNestingIsAnErrorNotAStackOverflow) {
   Result r = Compile("group g = " + std::string(5000, '[') + std::string(5000, ']') + ";\n");
   EXPECT_FALSE(r.out.ok());
   EXPECT_THAT(r.diagnostics, HasSubstr("t.qr:1:139: error: brackets nested more than 128 levels"));
+}
+
+// The rule parser's hand-written skipper (rules/grammar/config.h) must skip exactly what the X3
+// expression it replaced skipped. Differential check on random text over the characters that
+// matter (whitespace, comment openers and closers, a non-ASCII byte), from every start position.
+TEST(Skipper, SkipsExactlyWhatTheXThreeExpressionSkipped) {
+  namespace x3 = boost::spirit::x3;
+  const auto reference = x3::ascii::space | (x3::lit("//") >> *(x3::char_ - x3::eol)) |
+                         (x3::lit('#') >> *(x3::char_ - x3::eol)) |
+                         (x3::lit("/*") >> *(x3::char_ - x3::lit("*/")) >> x3::lit("*/"));
+  // skip_over reads the skipper from a phrase context, as the parser does (rules/parser.cc).
+  const x3::phrase_parse_context<std::remove_const_t<decltype(reference)>>::type reference_context(
+      reference);
+  const parser::phrase_context_type skipper_context(parser::kSkipper);
+  const std::string alphabet = " \t\n\r\v\f/*#a_\x80";
+  std::mt19937 rng(12345);
+  int checked = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int len = static_cast<int>(rng() % 24);
+    for (int i = 0; i < len; ++i) text.push_back(alphabet[rng() % alphabet.size()]);
+    for (size_t start = 0; start <= text.size(); ++start) {
+      auto want = text.cbegin() + static_cast<std::ptrdiff_t>(start);
+      x3::skip_over(want, text.cend(), reference_context);
+      auto got = text.cbegin() + static_cast<std::ptrdiff_t>(start);
+      x3::skip_over(got, text.cend(), skipper_context);
+      ASSERT_EQ(got - text.cbegin(), want - text.cbegin())
+          << "text (escaped): " << absl::CEscape(text) << " from " << start;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 30000);
+}
+
+TEST(Compiler, CommentsAndLineEndingsAreSkipped) {
+  Result ok = Compile(
+      "# hash comment\r\n"
+      "/* block comment with * and / and /* inside,\n over lines */ dtype_config w8 =\t\v\f"
+      "{input: quint8, // line comment\r\n output: quint8};\r\n"
+      "/**/relation r(n: node); r: r(N) :- edge(_, N, _). // no newline at the end");
+  ASSERT_TRUE(ok.out.ok()) << ok.diagnostics;
+  EXPECT_EQ(ok.out->dtype_configs.count("w8"), 1u);
+  EXPECT_EQ(ok.out->program.rules.size(), 1u);
+  // An unterminated block comment is not a comment: the error points at its '/'.
+  Result bad = Compile("dtype_config w8 = {input: quint8};\n  /* never closed\n");
+  EXPECT_FALSE(bad.out.ok());
+  EXPECT_THAT(bad.diagnostics, HasSubstr("t.qr:2:3: error: syntax error: expected a declaration"));
 }
 
 }  // namespace
