@@ -600,7 +600,9 @@ class Compiler {
       std::string text = ExpandAliases(n->text, where);
       if (Entity* ent = FindEntity(text); ent && ent->kind == EntityKind::kObserver) {
         ent->used = true;
-        return Observer(text);
+        const ObserverSpec* spec = Observer(text);
+        if (spec == nullptr) return std::nullopt;
+        return *spec;
       }
       const auto& known = KnownObserverClasses();
       if (std::find(known.begin(), known.end(), LastSegment(text)) != known.end()) {
@@ -737,28 +739,29 @@ class Compiler {
     return &(out_.groups[name] = std::move(ops));
   }
 
-  std::optional<ObserverSpec> Observer(const std::string& name) {
+  // The named observer's spec in out_.observers (evaluated on first use), or null if it failed.
+  // A pointer, not a copy: EvaluateEntities only needs it evaluated, users copy what they keep.
+  const ObserverSpec* Observer(const std::string& name) {
     Entity& e = entities_.at(name);
-    if (e.state == Entity::State::kDone) return out_.observers.at(name);
-    if (!Enter(e)) return std::nullopt;
+    if (e.state == Entity::State::kDone) return &out_.observers.at(name);
+    if (!Enter(e)) return nullptr;
     auto spec = ObserverOf(*e.file, e.named->value);
     Leave(e, spec.has_value());
-    if (spec) out_.observers[name] = *spec;
-    return spec;
+    if (!spec) return nullptr;
+    return &(out_.observers[name] = *std::move(spec));
   }
 
-  std::optional<engine::QConfig> QConfigNamed(const std::string& name) {
+  // Same for a named qconfig (out_.qconfigs).
+  const engine::QConfig* QConfigNamed(const std::string& name) {
     Entity& e = entities_.at(name);
-    if (e.state == Entity::State::kDone) return out_.qconfigs.at(name);
-    if (!Enter(e)) return std::nullopt;
+    if (e.state == Entity::State::kDone) return &out_.qconfigs.at(name);
+    if (!Enter(e)) return nullptr;
     auto q = QConfigOf(*e.file, e.named->value, name);
     Leave(e, q.has_value());
-    if (q) {
-      q->name = name;  // `qconfig q2 = q;` is q under its own name (plans show q2)
-      q->where = e.where;
-      out_.qconfigs[name] = *q;
-    }
-    return q;
+    if (!q) return nullptr;
+    q->name = name;  // `qconfig q2 = q;` is q under its own name (plans show q2)
+    q->where = e.where;
+    return &(out_.qconfigs[name] = *std::move(q));
   }
 
   engine::QConfig ReuseInput() {
@@ -778,8 +781,9 @@ class Compiler {
       if (n->text == "reuse_input") return ReuseInput();
       Entity* ent = Expect(n->text, EntityKind::kQConfig, where);
       if (ent == nullptr) return std::nullopt;
-      auto q = QConfigNamed(n->text);
-      return q;
+      const engine::QConfig* q = QConfigNamed(n->text);
+      if (q == nullptr) return std::nullopt;
+      return *q;
     }
     const auto* block = As<ast::Block>(e);
     if (block == nullptr) {
@@ -1039,7 +1043,7 @@ class Compiler {
         absl::StrCat(kw, "@", pf.file->name(), ":", pf.file->Locate(kw_where.begin).line));
     if (!q) return false;
     if (kw == "global") {
-      m->global_qconfig = *q;
+      m->global_qconfig = *std::move(q);
       return true;
     }
     if (kw == "object_type") {
@@ -1049,12 +1053,15 @@ class Compiler {
         if (p == nullptr) sink_->Error(RangeOfExpr(pf, item.keys[0]), "expected an op or group");
         return false;
       }
-      for (engine::OpRef& op : ops) {
+      for (size_t i = 0; i < ops.size(); ++i) {
+        engine::OpRef& op = ops[i];
         if (op.kind == engine::OpRef::Kind::kAny) {
           sink_->Error(op.where, "object_type needs a concrete op, not `_`");
           return false;
         }
-        Upsert(&m->object_type_qconfigs, {op, *q},
+        // Each op gets its own copy of the qconfig; the last takes the original.
+        Upsert(&m->object_type_qconfigs,
+               {std::move(op), i + 1 == ops.size() ? *std::move(q) : *q},
                [](const auto& a, const auto& b) { return a.object_type.SameOp(b.object_type); });
       }
       return true;
@@ -1073,7 +1080,7 @@ class Compiler {
         sink_->Error(RangeOfExpr(pf, item.keys[0]), absl::StrCat("invalid regex: ", e.what()));
         return false;
       }
-      Upsert(&m->module_name_regex_qconfigs, {*s, *q},
+      Upsert(&m->module_name_regex_qconfigs, {*std::move(s), *std::move(q)},
              [](const auto& a, const auto& b) { return a.regex == b.regex; });
       return true;
     }
@@ -1083,7 +1090,7 @@ class Compiler {
                        "module_name \"\" never matches (PyTorch skips the empty name); use "
                        "global");
       }
-      Upsert(&m->module_name_qconfigs, {*s, *q},
+      Upsert(&m->module_name_qconfigs, {*std::move(s), *std::move(q)},
              [](const auto& a, const auto& b) { return a.module_name == b.module_name; });
       return true;
     }
@@ -1101,12 +1108,14 @@ class Compiler {
       sink_->Error(RangeOfExpr(pf, item.keys[2]), "the call index must be >= 0");
       return false;
     }
-    engine::QConfigMapping::ModuleNameObjectTypeOrderEntry en{*s, ops[0], static_cast<int>(*idx),
-                                                              *q};
-    Upsert(&m->module_name_object_type_order_qconfigs, en, [](const auto& a, const auto& b) {
-      return a.module_name == b.module_name && a.object_type.SameOp(b.object_type) &&
-             a.index == b.index;
-    });
+    engine::QConfigMapping::ModuleNameObjectTypeOrderEntry en{*std::move(s), std::move(ops[0]),
+                                                              static_cast<int>(*idx),
+                                                              *std::move(q)};
+    Upsert(&m->module_name_object_type_order_qconfigs, std::move(en),
+           [](const auto& a, const auto& b) {
+             return a.module_name == b.module_name && a.object_type.SameOp(b.object_type) &&
+                    a.index == b.index;
+           });
     return true;
   }
 
@@ -1166,7 +1175,7 @@ class Compiler {
       bool replaced = false;
       for (size_t i = 0; i < inherited; ++i) {
         if (b.configs[i].pattern.SameAs(c->pattern)) {
-          b.configs[i] = *c;
+          b.configs[i] = *std::move(c);
           replaced = true;
           break;
         }
@@ -1280,7 +1289,7 @@ class Compiler {
         for (const ast::Expr* x : items) {
           auto d = DTypeConfigOf(pf, *x);
           ok &= d.has_value();
-          if (d) c.dtype_configs.push_back(*d);
+          if (d) c.dtype_configs.push_back(*std::move(d));
         }
       } else if (k == "weight" || k == "bias") {
         auto i = IntOf(pf, v, "an argument position");
