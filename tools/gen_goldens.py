@@ -377,7 +377,20 @@ def survey_configs(out_dir, only, configs, repeat, reuse_graphs, equalization=Fa
                     gm, _ = export_fx.trace_like_prepare(copy.deepcopy(model))
                     exported = (qg_text, None, gm)
                 else:
-                    qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), ex, graph)
+                    try:
+                        qg_text, summary, gm, _ = export_fx.export(copy.deepcopy(model), ex,
+                                                                   graph)
+                    except ValueError as e:
+                        # The exporter's shape run in train mode: batch norm on a 1x1 map
+                        # (inception_v3's aux head) needs two samples. Shapes only; prepare
+                        # itself never runs the model.
+                        if not train or "more than 1 value per channel" not in str(e):
+                            raise
+                        batch2 = "2," + shape.split(",", 1)[1]
+                        qg_text, summary, gm, _ = export_fx.export(
+                            copy.deepcopy(model),
+                            export_fx.make_example_inputs([export_fx.parse_input_shape(batch2)]),
+                            graph)
                     export_fx.write_file(qg_path, qg_text)
                     exported = (qg_text, summary, gm)
             except Exception as e:  # noqa: BLE001  (cannot trace: every config of the mode)
