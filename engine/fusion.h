@@ -10,6 +10,7 @@
 //   - has the fused module type: the fuser method's type for eval or QAT (BatchNorm folded into
 //     the root in eval: conv-bn stays a Conv2d, conv-bn-relu becomes ConvReLU2d),
 // and the other absorbed nodes disappear. Nodes matched by a MatchAllNode position are kept.
+// The PT2E flow's functional conv-bn fold is the one exception to "call_module" (FuseOptions).
 //
 // Under QAT (config.is_qat) it also does what prepare does right after fusion: propagate_qconfig_
 // with the flattened mapping (global, object_type, module_name; fused types take their first
