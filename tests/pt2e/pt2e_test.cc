@@ -579,6 +579,39 @@ TEST(Pt2eXnnpackFunctionalTest, AddReluSources) {
              "backends/pt2e/xnnpack.qr"});
 }
 
+// Verifies _is_annotated(partition) over shared partition nodes: a conv module called twice is
+// one weight get_attr (and one bias) read by two conv calls; a linear read by two relus.
+TEST(Pt2eXnnpackFunctionalTest, TiedWeights) {
+  CheckCase({"tied_weights",
+             "linear_relu runs first, over relu nodes in graph order: (linear,relu_1) annotates "
+             "(mean,linear) act, (fc_weight,linear) weight, (fc_bias) None, relu_1's output, and "
+             "marks [relu_1, linear, fc_weight, fc_bias]; (linear,relu_2) is skipped (linear "
+             "annotated), so relu_2 stays unannotated. conv_relu: (conv2d_1,relu) annotates "
+             "(conv2d,conv2d_1) act, (conv_weight,conv2d_1) weight, relu's output, and marks "
+             "conv_weight and conv_bias; the conv annotator then skips conv2d (its partition "
+             "[conv2d, conv_weight, conv_bias] is annotated): no observer on x, none on conv2d's "
+             "output. propagate_annotation: mean shares relu's output. add: (relu_1,add) "
+             "(relu_2,add) act and its output. Groups: (conv2d,conv2d_1); the two weights; "
+             "relu's output with mean and (mean,linear); relu_1's output with (relu_1,add); "
+             "(relu_2,add) (relu_2 has no output spec); add's output",
+             {{"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"PerChannelMinMaxObserver", kPerChannel},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8},
+              {"HistogramObserver", kInt8}},
+             {{"activation_post_process_0", 0, "conv2d", {"conv2d_1"}},
+              {"activation_post_process_1", 1, "conv_weight", {"conv2d_1"}},
+              {"activation_post_process_2", 2, "relu", {"mean"}},
+              {"activation_post_process_3", 2, "mean", {"linear"}},
+              {"activation_post_process_4", 3, "fc_weight", {"linear"}},
+              {"activation_post_process_5", 4, "relu_1", {"add"}},
+              {"activation_post_process_6", 5, "relu_2", {"add"}},
+              {"activation_post_process_7", 6, "add", {"output"}}},
+             "backends/pt2e/xnnpack.qr"});
+}
+
 // The activation insertions of a plan with instance ids renumbered by first use, and each one's
 // number of consumers: the placement's shape, independent of node names.
 std::vector<std::pair<int, size_t>> ActivationShape(const engine::Plan& plan) {

@@ -82,6 +82,27 @@ class BiasedConvPool(nn.Module):
         return self.conv2(x)
 
 
+class TiedWeights(nn.Module):
+    """One conv module called twice (one get_attr per parameter, two conv calls) and one linear
+    read by two relus: XNNPACK's _is_annotated(partition) on shared partition nodes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        a = self.conv(x)
+        b = self.relu(self.conv(a))
+        h = self.fc(b.mean((2, 3)))
+        return F.relu(h) + F.relu(h)
+
+
+def tied_weights():
+    return TiedWeights()
+
+
 def biased_conv_pool():
     return BiasedConvPool()
 

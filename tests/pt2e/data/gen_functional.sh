@@ -17,3 +17,5 @@ $PY tools/export_fx.py --functional --model $M:add_relu --input-shape 1,4 --inpu
   --name add_relu -o $D/add_relu.qg
 $PY tools/export_fx.py --functional --model $M:biased_conv_pool --input-shape 1,3,6,6 \
   --name biased_conv_pool -o $D/biased_conv_pool.qg
+$PY tools/export_fx.py --functional --model $M:tied_weights --input-shape 1,3,4,4 \
+  --name tied_weights -o $D/tied_weights.qg
