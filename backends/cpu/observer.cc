@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "backends/cpu/equalization.h"
 #include "backends/cpu/histogram.h"
 #include "backends/cpu/kernels.h"
 #include "common/status_macros.h"
@@ -1047,6 +1048,8 @@ absl::StatusOr<std::unique_ptr<Observer>> MakeObserver(const ObserverSpec& spec,
     o = std::make_unique<HistogramObserverImpl>(spec, options);
   } else if (c == "FixedQParamsObserver") {
     o = std::make_unique<FixedQParamsObserverImpl>(spec, options);
+  } else if (IsEqualizationClass(c)) {
+    return MakeEqualizationObserver(spec, options);
   } else if (c == "PlaceholderObserver" || c == "NoopObserver" || c == "ReuseInputObserver") {
     o = std::make_unique<MarkerObserver>(spec, options);
   } else if (spec.observer != nullptr) {

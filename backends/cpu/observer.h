@@ -71,6 +71,7 @@ enum class ObserverKind : uint8_t {
   kFixed,       // FixedQParamsObserver: qparams without statistics
   kMarker,      // PlaceholderObserver, NoopObserver, ReuseInputObserver: no qparams
   kFakeQuantize,
+  kEqualization,  // _Input/_WeightEqualizationObserver: per-column min / max, no qparams
 };
 
 class Observer {
