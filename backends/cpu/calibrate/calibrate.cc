@@ -14,6 +14,7 @@
 #include "backends/cpu/calibrate/calibrators_extra.h"
 #include "backends/cpu/calibrate/derived.h"
 #include "backends/cpu/calibrate/npy.h"
+#include "backends/cpu/equalization.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
 
@@ -110,12 +111,21 @@ const char* KindName(ObserverKind k) {
       return "marker";  // (a derived observer is reported as "derived")
     case ObserverKind::kFakeQuantize:
       return "fake_quantize";
+    case ObserverKind::kEqualization:
+      return "equalization";
   }
   return "?";
 }
 
 bool CollectsData(const Observer& o) {
-  return o.kind() == ObserverKind::kStatistics || o.kind() == ObserverKind::kFakeQuantize;
+  return o.kind() == ObserverKind::kStatistics || o.kind() == ObserverKind::kFakeQuantize ||
+         o.kind() == ObserverKind::kEqualization;
+}
+
+json FloatsJson(const std::vector<float>& v) {
+  json a = json::array();
+  for (float f : v) a.push_back(FloatToJson(f));
+  return a;
 }
 
 }  // namespace
@@ -245,6 +255,7 @@ absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
         if (c.is_string()) ins.consumers.push_back(c.get<std::string>());
       }
     }
+    if (e.contains("kind") && e["kind"].is_string()) ins.kind = e["kind"].get<std::string>();
     if (!SafeName(ins.name)) return PlanError(where, "name is not usable as a file name");
     if (!names.insert(ins.name).second) {
       return PlanError(where, absl::StrCat("duplicate insertion name '", ins.name, "'"));
@@ -456,7 +467,10 @@ absl::StatusOr<json> Calibration::Result() const {
   std::vector<std::optional<QParams>> computed(observers_.size());
   for (size_t id = 0; id < observers_.size(); ++id) {
     const Observer& o = *observers_[id];
-    if (o.kind() == ObserverKind::kMarker || !plan_.observers[id].derived_from.empty()) continue;
+    if (o.kind() == ObserverKind::kMarker || o.kind() == ObserverKind::kEqualization ||
+        !plan_.observers[id].derived_from.empty()) {
+      continue;
+    }
     absl::StatusOr<QParams> qp = o.CalculateQParams();
     if (qp.ok()) computed[id] = *std::move(qp);
   }
@@ -494,6 +508,12 @@ absl::StatusOr<json> Calibration::Result() const {
       e["default"] = qp->is_default;
       for (const char* k : {"scale", "zero_point"}) e[k] = q[k];
       per_observer[id] = json{{"scale", q["scale"]}, {"zero_point", q["zero_point"]}};
+    } else if (o.kind() == ObserverKind::kEqualization) {
+      // No qparams (PyTorch's equalization observers have no calculate_qparams): the per-column
+      // statistics; the scale is in "equalization" below.
+      e["columns"] = o.min_val().size();
+      e["min_val"] = FloatsJson(o.min_val());
+      e["max_val"] = FloatsJson(o.max_val());
     } else if (o.kind() != ObserverKind::kMarker) {
       absl::StatusOr<QParams> qp = o.CalculateQParams();
       if (!qp.ok()) {
@@ -529,6 +549,103 @@ absl::StatusOr<json> Calibration::Result() const {
   }
   out["observers"] = std::move(obs);
   out["insertions"] = std::move(ins);
+  ASSIGN_OR_RETURN(json eq, EqualizationResult());
+  if (!eq.empty()) out["equalization"] = std::move(eq);
+  return out;
+}
+
+absl::StatusOr<json> Calibration::EqualizationResult() const {
+  // Pairs come from the plan: the "equalization" insertions consumed by one node, one holding an
+  // _InputEqualizationObserver (on the activation), one a _WeightEqualizationObserver (on the
+  // weight value; only functional linear / conv have one in the graph, a module's weight is
+  // observed by PyTorch's convert).
+  struct Node {
+    std::string name;
+    std::optional<size_t> input, weight;  // insertion indices
+  };
+  std::vector<Node> nodes;
+  auto node_of = [&nodes](const std::string& n) -> Node& {
+    for (Node& x : nodes) {
+      if (x.name == n) return x;
+    }
+    nodes.push_back(Node{n, std::nullopt, std::nullopt});
+    return nodes.back();
+  };
+  for (size_t i = 0; i < plan_.insertions.size(); ++i) {
+    const PlanInsertion& p = plan_.insertions[i];
+    if (p.kind != "equalization") continue;
+    const std::string& cls = observers_[p.observer]->spec().class_name;
+    const bool is_input = cls == "_InputEqualizationObserver";
+    if (!is_input && cls != "_WeightEqualizationObserver") {
+      return absl::InvalidArgumentError(absl::StrCat("plan: equalization insertion '", p.name,
+                                                      "' holds a ", cls));
+    }
+    for (const std::string& c : p.consumers) {
+      Node& n = node_of(c);
+      std::optional<size_t>& slot = is_input ? n.input : n.weight;
+      if (slot && plan_.insertions[*slot].observer != p.observer) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "plan: node '", c, "' has two ", cls, " insertions ('",
+            plan_.insertions[*slot].name, "' and '", p.name, "')"));
+      }
+      slot = i;
+    }
+  }
+  json out = json::array();
+  for (const Node& n : nodes) {
+    json e = {{"node", n.name}};
+    auto put = [&](const char* role, const std::optional<size_t>& slot) {
+      if (slot) {
+        e[absl::StrCat(role, "_insertion")] = plan_.insertions[*slot].name;
+        e[absl::StrCat(role, "_observer")] = plan_.insertions[*slot].observer;
+      } else {
+        e[absl::StrCat(role, "_insertion")] = nullptr;
+        e[absl::StrCat(role, "_observer")] = nullptr;
+      }
+    };
+    put("input", n.input);
+    put("weight", n.weight);
+    if (n.input) {
+      // The activation observer convert rescales (scale_input_observer: the observer feeding the
+      // input equalization observer, i.e. a non-equalization insertion on the same value).
+      const PlanInsertion& in = plan_.insertions[*n.input];
+      json act = nullptr;
+      for (const PlanInsertion& q : plan_.insertions) {
+        if (q.kind.empty() && q.value == in.value &&
+            std::find(q.consumers.begin(), q.consumers.end(), n.name) != q.consumers.end()) {
+          act = q.observer;
+          break;
+        }
+      }
+      e["activation_observer"] = act;
+    }
+    if (!n.input || !n.weight) {
+      e["scale"] = nullptr;
+      e["note"] = n.input ? "no weight equalization observer in the plan (a module's weight is "
+                            "observed by convert, not prepare)"
+                          : "no input equalization observer in the plan";
+      out.push_back(std::move(e));
+      continue;
+    }
+    const Observer& xo = *observers_[plan_.insertions[*n.input].observer];
+    const Observer& wo = *observers_[plan_.insertions[*n.weight].observer];
+    absl::StatusOr<EqualizationScale> sc = CalculateEqualizationScale(xo, wo);
+    if (!sc.ok()) {
+      return absl::Status(sc.status().code(),
+                          absl::StrCat("node ", n.name, ": ", sc.status().message()));
+    }
+    e["scale"] = FloatsJson(sc->scale);
+    e["default"] = sc->is_default;
+    ASSIGN_OR_RETURN(auto scaled, CalculateScaledMinMax(xo, *sc));
+    if (scaled) {
+      e["scaled_min_val"] = FloatToJson(scaled->first);
+      e["scaled_max_val"] = FloatToJson(scaled->second);
+    } else {
+      e["scaled_min_val"] = nullptr;
+      e["scaled_max_val"] = nullptr;
+    }
+    out.push_back(std::move(e));
+  }
   return out;
 }
 

@@ -42,6 +42,9 @@ struct PlanInsertion {
   int64_t observer = 0;
   std::string value;
   std::vector<std::string> consumers;
+  // The plan's insertion "kind": "equalization" for input-weight equalization observers, else
+  // empty (ordinary activation / weight observers).
+  std::string kind;
 };
 struct CalibrationPlan {
   std::string graph;
@@ -103,7 +106,9 @@ class Calibration {
   absl::Status MergeState(const std::string& dir);
 
   // The result: {"format": "qprep.qparams", "version": 1, "observers": [...],
-  // "insertions": [...]} (docs/calibration.md).
+  // "insertions": [...]} (docs/calibration.md), plus "equalization": [...] (one entry per node
+  // with an input equalization observer: its weight partner and the equalization scale) when
+  // the plan has equalization insertions.
   absl::StatusOr<nlohmann::json> Result() const;
 
   const CalibrationPlan& plan() const { return plan_; }
@@ -112,6 +117,8 @@ class Calibration {
  private:
   Calibration(CalibrationPlan plan, CalibrateOptions options)
       : plan_(std::move(plan)), options_(options) {}
+  // Result()'s "equalization" array (empty without equalization insertions).
+  absl::StatusOr<nlohmann::json> EqualizationResult() const;
 
   CalibrationPlan plan_;
   CalibrateOptions options_;
