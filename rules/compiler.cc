@@ -988,27 +988,33 @@ class Compiler {
     v->push_back(std::move(entry));
   }
 
+  // Upsert of every entry of `from`. A mapping's entries are pairwise distinct under `same`
+  // (each went in through Upsert), so into an empty vector (the first base of `extends`) that
+  // is a plain copy, without the quadratic search.
+  template <typename Vec, typename Same>
+  static void UpsertAll(Vec* to, const Vec& from, Same same) {
+    if (to->empty()) {
+      *to = from;
+      return;
+    }
+    for (const auto& en : from) Upsert(to, en, same);
+  }
+
   static void MergeMapping(const engine::QConfigMapping& from, engine::QConfigMapping* to) {
     if (from.global_qconfig) to->global_qconfig = from.global_qconfig;
-    for (const auto& en : from.object_type_qconfigs) {
-      Upsert(&to->object_type_qconfigs, en,
-             [](const auto& a, const auto& b) { return a.object_type.SameOp(b.object_type); });
-    }
-    for (const auto& en : from.module_name_regex_qconfigs) {
-      Upsert(&to->module_name_regex_qconfigs, en,
-             [](const auto& a, const auto& b) { return a.regex == b.regex; });
-    }
-    for (const auto& en : from.module_name_qconfigs) {
-      Upsert(&to->module_name_qconfigs, en,
-             [](const auto& a, const auto& b) { return a.module_name == b.module_name; });
-    }
-    for (const auto& en : from.module_name_object_type_order_qconfigs) {
-      Upsert(&to->module_name_object_type_order_qconfigs, en, [](const auto& a, const auto& b) {
-        return a.module_name == b.module_name && a.object_type.SameOp(b.object_type) &&
-               a.index == b.index;
-      });
-    }
+    UpsertAll(&to->object_type_qconfigs, from.object_type_qconfigs,
+              [](const auto& a, const auto& b) { return a.object_type.SameOp(b.object_type); });
+    UpsertAll(&to->module_name_regex_qconfigs, from.module_name_regex_qconfigs,
+              [](const auto& a, const auto& b) { return a.regex == b.regex; });
+    UpsertAll(&to->module_name_qconfigs, from.module_name_qconfigs,
+              [](const auto& a, const auto& b) { return a.module_name == b.module_name; });
+    UpsertAll(&to->module_name_object_type_order_qconfigs,
+              from.module_name_object_type_order_qconfigs, [](const auto& a, const auto& b) {
+                return a.module_name == b.module_name && a.object_type.SameOp(b.object_type) &&
+                       a.index == b.index;
+              });
   }
+
 
   bool MappingItem(const ParsedFile& pf, const ast::Item& item,
                    const std::vector<std::string>& kinds, engine::QConfigMapping* m) {
@@ -1136,7 +1142,7 @@ class Compiler {
         ok = false;
         continue;
       }
-      for (const auto& c : bb->configs) b.configs.push_back(c);
+      b.configs.insert(b.configs.end(), bb->configs.begin(), bb->configs.end());
     }
     size_t inherited = b.configs.size();
     // Expanded plain patterns already configured in this backend's own items.
