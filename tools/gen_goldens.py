@@ -170,7 +170,8 @@ def run_case(case, repeat, written_graphs, data_dir):
         "backend": case["backend"],
         "qat": case["qat"],
         "qconfig_mapping": case.get("qconfig_mapping") or
-        f"get_default_{'qat_' if case['qat'] else ''}qconfig_mapping({case['backend']!r})",
+        f"get_default_{'qat_' if case['qat'] else ''}qconfig_mapping("
+        f"{'fbgemm' if case['backend'] == 'native' else case['backend']!r})",
         "prepare_custom_config": _pcc_summary(pcc),
         "observers": len(ref["observers"]),
         "insertions": len(ref["insertions"]),
