@@ -115,6 +115,30 @@ def compare(plan, ref):
 # ----------------------------------------------------------------------------------------------
 
 
+# Where the seed (2.x) and 1.13 differ on survey models (docs/parity-notes.md item 6): 1.13
+# observes the weight of a NON_QUANTIZABLE_WEIGHT_OPS call (a float PlaceholderObserver under the
+# default mappings) when the backend config names that weight (native's layer_norm); the seed
+# inserts nothing there. Read from the graph: the `weight=` argument of such a call.
+_NON_QUANTIZABLE_WEIGHT_CALL = re.compile(
+    r"(?m)^%(\w+) = call_function\[torch\.nn\.functional\.(?:layer_norm|group_norm|"
+    r"instance_norm)\]\(.*\bweight=%(\w+)")
+
+
+def seed_adjusted(ref, qg_text):
+    """The reference with 1.13's observers on non-quantizable weights removed (the seed's
+    placement), or None when there are none."""
+    weights = {}
+    for node, weight in _NON_QUANTIZABLE_WEIGHT_CALL.findall(qg_text):
+        weights.setdefault(weight, set()).add(node)
+    drop = [i for i in ref.get("insertions", []) if i["value"] in weights and
+            set(i["consumers"]) <= weights[i["value"]]]
+    if not drop:
+        return None
+    out = dict(ref)
+    out["insertions"] = [i for i in ref["insertions"] if i not in drop]
+    return out
+
+
 def _default_mapping(entry):
     return entry["qconfig_mapping"].startswith("get_default_")
 
@@ -297,9 +321,18 @@ def main():
                 ref = json.load(f)
             graph = f"{model}.train.qg" if qat else f"{model}.qg"
             eq = args.survey_equalization and not qat  # prepare_qat_fx takes none
+            flags = ["--equalization", "default"] if eq else []
             r = run_case(args.qprepc, os.path.join(args.survey_dir, graph), backend, qat, {},
-                         None, False, ref, args.repeat, ["--equalization", "default"] if eq
-                         else [])
+                         None, False, ref, args.repeat, flags)
+            if r["status"] == "differ":
+                with open(os.path.join(args.survey_dir, graph)) as f:
+                    seed = seed_adjusted(ref, f.read())
+                if seed is not None:
+                    rs = run_case(args.qprepc, os.path.join(args.survey_dir, graph), backend,
+                                  qat, {}, None, False, seed, 1, flags)
+                    if rs["status"] == "pass":
+                        r["status"] = "pass-seed"
+                        r["seed_difference"] = r.pop("diffs")
             r["case"] = f"survey:{model}.{'qat.' if qat else ''}{backend}"
             r["survey"] = {"model": model, "config": config,
                            "insertions": len(ref.get("insertions", [])),
@@ -349,6 +382,7 @@ def write_survey_summary(path, rows):
         out["configs"][name] = {
             "compared": len(c["models"]),
             "matched": sum(1 for v in c["models"].values() if v[2] == "pass"),
+            "matched_seed": sum(1 for v in c["models"].values() if v[2] == "pass-seed"),
             "prepare_fx_seconds": [round(min(c["torch"]), 3), round(max(c["torch"]), 3)]
             if c["torch"] else None,
             "qprepc_seconds": [round(min(c["qprepc"]), 3), round(max(c["qprepc"]), 3)]
