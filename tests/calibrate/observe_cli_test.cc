@@ -71,6 +71,20 @@ TEST_F(ObserveCliTest, PerChannelLists) {
   EXPECT_EQ(j["min_val"].size(), 2u);
 }
 
+// Verifies an equalization observer prints its per-column (dimension 1) min / max and no qparams:
+// PyTorch's _InputEqualizationObserver has no calculate_qparams; get_input_minmax of two batches
+// of a 2x3 input is the running column min / max.
+TEST_F(ObserveCliTest, EqualizationObserverPrintsColumnMinMax) {
+  Npy(dir_ / "x0.npy", {2, 3}, {-1.0f, 2.0f, 0.5f, 3.0f, -4.0f, 0.25f});
+  Npy(dir_ / "x1.npy", {2, 3}, {0.0f, 5.0f, -0.5f, 1.0f, 1.0f, 1.0f});
+  RunResult r = Run("--observer '_InputEqualizationObserver()' " + P("x0.npy") + " " + P("x1.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_FALSE(j.contains("scale"));
+  EXPECT_EQ(j["min_val"], json::parse("[-1.0, -4.0, -0.5]"));
+  EXPECT_EQ(j["max_val"], json::parse("[3.0, 5.0, 1.0]"));
+}
+
 // Verifies --threads does not change the output, for a tensor large enough to be split.
 TEST_F(ObserveCliTest, ThreadsGiveTheSameResult) {
   std::mt19937 rng(5);

@@ -37,8 +37,8 @@ Plan TwoPointPlan() {
   p.observers.push_back(o);
   o.id = 1;
   p.observers.push_back(o);
-  p.insertions.push_back({"activation_post_process_0", 0, "x", {"conv"}});
-  p.insertions.push_back({"activation_post_process_1", 1, "conv", {"add", "pool"}});
+  p.insertions.push_back({"activation_post_process_0", 0, "x", {"conv"}, ""});
+  p.insertions.push_back({"activation_post_process_1", 1, "conv", {"add", "pool"}, ""});
   p.nodes.push_back({"conv", "module:Conv2d", "default (global)", true, ""});
   return p;
 }
@@ -66,7 +66,7 @@ TEST(Plan, StreamedTextIsTheTreesPrettyPrint) {
   p.observers[0].args["neg"] = -3;
   p.observers[0].args["u64"] = uint64_t{18446744073709551615u};
   p.observers[0].args["flag"] = true;
-  p.insertions.push_back({"activation_post_process_2", 1, "y", {}});
+  p.insertions.push_back({"activation_post_process_2", 1, "y", {}, ""});
   p.nodes.push_back({"relu", "", "", false, "no qconfig"});
   EXPECT_EQ(PlanToString(p), PlanToJson(p).dump(2) + "\n");
   Plan empty;

@@ -27,7 +27,9 @@ constexpr char kUsage[] =
     "Feeds the batches, in order, to one observer and prints one JSON object:\n"
     "  {\"scale\": [...], \"zero_point\": [...], \"min_val\": [...], \"max_val\": [...]}\n"
     "(one entry per tensor, or one per channel for per-channel observers; non-finite values\n"
-    "are written as the strings \"inf\", \"-inf\", \"nan\").\n"
+    "are written as the strings \"inf\", \"-inf\", \"nan\"). The equalization observers\n"
+    "(_InputEqualizationObserver, _WeightEqualizationObserver) have no qparams: they print\n"
+    "{\"min_val\": [...], \"max_val\": [...]}, one entry per column (dimension 1).\n"
     "\n"
     "  --observer SPEC     an observer in PyTorch's syntax with PyTorch's defaults, e.g.\n"
     "                        'MinMaxObserver(dtype=qint8, qscheme=per_tensor_symmetric)'\n"
@@ -131,6 +133,16 @@ int RunObserve(const std::vector<std::string>& args) {
   if (!save_state.empty()) {
     absl::Status s = WriteFileAtomically(save_state, o.SerializeState() + "\n");
     if (!s.ok()) return Fail(s);
+  }
+  if (o.kind() == observers::ObserverKind::kEqualization) {
+    // PyTorch's equalization observers have no calculate_qparams: their result is the per-column
+    // min / max (get_input_minmax / get_weight_col_minmax); the scale needs the input and the
+    // weight observer of one node (qprepc calibrate pairs them from a plan).
+    nlohmann::json mins = nlohmann::json::array(), maxs = nlohmann::json::array();
+    for (float f : o.min_val()) mins.push_back(observers::FloatToJson(f));
+    for (float f : o.max_val()) maxs.push_back(observers::FloatToJson(f));
+    std::puts(nlohmann::json{{"min_val", mins}, {"max_val", maxs}}.dump().c_str());
+    return kExitOk;
   }
   absl::StatusOr<observers::QParams> qp = o.CalculateQParams();
   if (!qp.ok()) return Fail(qp.status());
