@@ -134,7 +134,7 @@ def make_example_inputs(specs):
 # Tracing exactly like prepare_fx
 
 
-def trace_like_prepare(model, prepare_custom_config=None):
+def trace_like_prepare(model, prepare_custom_config=None, tracer_class=QuantizationTracer):
     """Traces `model` the way 1.13's _prepare_fx does before fusion. Mutates `model` the same way
     prepare_fx does (FloatFunctional -> FXFloatFunctional). Returns (GraphModule, tracer); the
     tracer's node_name_to_scope holds (module path, module type) per node name."""
@@ -145,7 +145,7 @@ def trace_like_prepare(model, prepare_custom_config=None):
     _swap_ff_with_fxff(model)
     skipped_names, skipped_classes = get_skipped_module_name_and_classes(
         prepare_custom_config, False)
-    tracer = QuantizationTracer(skipped_names, skipped_classes)
+    tracer = tracer_class(skipped_names, skipped_classes)
     graph = tracer.trace(model)
     gm = torch.fx.GraphModule(model, graph)
     return gm, tracer
@@ -179,17 +179,7 @@ class FunctionalTracer(QuantizationTracer):
 def trace_functional(model, prepare_custom_config=None):
     """Like trace_like_prepare, but with FunctionalTracer: torch.nn layers become call_function
     nodes with get_attr nodes for their parameters and buffers."""
-    if prepare_custom_config is None:
-        prepare_custom_config = PrepareCustomConfig()
-    elif isinstance(prepare_custom_config, dict):
-        prepare_custom_config = PrepareCustomConfig.from_dict(prepare_custom_config)
-    _swap_ff_with_fxff(model)
-    skipped_names, skipped_classes = get_skipped_module_name_and_classes(
-        prepare_custom_config, False)
-    tracer = FunctionalTracer(skipped_names, skipped_classes)
-    graph = tracer.trace(model)
-    gm = torch.fx.GraphModule(model, graph)
-    return gm, tracer
+    return trace_like_prepare(model, prepare_custom_config, tracer_class=FunctionalTracer)
 
 
 # ----------------------------------------------------------------------------------------------
