@@ -173,19 +173,7 @@ class PlanWriter {
       Indent(level);
       out_ += '}';
     } else if (v.is_array()) {
-      if (v.empty()) {
-        out_ += "[]";
-        return;
-      }
-      out_ += "[\n";
-      for (size_t i = 0; i < v.size(); ++i) {
-        if (i > 0) out_ += ",\n";
-        Indent(level + 1);
-        Value(v[i], level + 1);
-      }
-      out_ += '\n';
-      Indent(level);
-      out_ += ']';
+      Array(v, level, [&](const json& e, int element_level) { Value(e, element_level); });
     } else if (v.is_string()) {
       String(v.get_ref<const std::string&>());
     } else if (v.is_number_integer()) {
@@ -203,42 +191,41 @@ class PlanWriter {
     }
   }
 
-  void StringArray(const std::vector<std::string>& items, int level) {
+  // `[ element, element ]` at `level` as json::dump(2) lays it out: `[]` when empty, else one
+  // element per line at level + 1, each written by `write(element, level + 1)` after its indent.
+  template <typename Container, typename F>
+  void Array(const Container& items, int level, F write) {
     if (items.empty()) {
       out_ += "[]";
       return;
     }
     out_ += "[\n";
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out_ += ",\n";
+    bool first = true;
+    for (const auto& item : items) {
+      if (!first) out_ += ",\n";
+      first = false;
       Indent(level + 1);
-      String(items[i]);
+      write(item, level + 1);
     }
     out_ += '\n';
     Indent(level);
     out_ += ']';
   }
 
+  void StringArray(const std::vector<std::string>& items, int level) {
+    Array(items, level, [&](const std::string& item, int) { String(item); });
+  }
+
   // `[ item, item ]` of objects at `level`, each written by `write(item, object_level)`.
   template <typename T, typename F>
   void ObjectArray(const std::vector<T>& items, int level, F write) {
-    if (items.empty()) {
-      out_ += "[]";
-      return;
-    }
-    out_ += "[\n";
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out_ += ",\n";
-      Indent(level + 1);
+    Array(items, level, [&](const T& item, int element_level) {
       out_ += "{\n";
-      write(items[i], level + 2);
+      write(item, element_level + 1);
       out_ += '\n';
-      Indent(level + 1);
+      Indent(element_level);
       out_ += '}';
-    }
-    out_ += '\n';
-    Indent(level);
-    out_ += ']';
+    });
   }
 
   std::string& out() { return out_; }
