@@ -368,12 +368,39 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
   const bool track = kMinMax && !std::isnan(mn) && !std::isnan(mx);
   auto vmin = hn::Set(d, mn), vmax = hn::Set(d, mx);
 
+  // Software pipelining: the slots of block b are computed into one half of `idx` while the
+  // slots of block b - 1, stored a whole block earlier, are counted from the other half. The
+  // scalar loads then read slots whose vector stores have left the store buffer, and the vector
+  // work of one block overlaps the increments of the previous one.
   size_t blocks = 0;
-  HWY_ALIGN int32_t idx[kBlock];
+  HWY_ALIGN int32_t idx[2][kBlock];
+  const auto count_block = [&](const int32_t* HWY_RESTRICT q, size_t len) {
+    size_t k = 0;
+    if (subs == 8) {
+      for (; k + 8 <= len; k += 8) {
+        ++s0[q[k]];
+        ++s1[q[k + 1]];
+        ++s2[q[k + 2]];
+        ++s3[q[k + 3]];
+        ++s4[q[k + 4]];
+        ++s5[q[k + 5]];
+        ++s6[q[k + 6]];
+        ++s7[q[k + 7]];
+      }
+    }
+    for (; k < len; ++k) ++s0[q[k]];
+    if (++blocks == blocks_per_flush) {
+      flush();
+      blocks = 0;
+    }
+  };
   size_t i = 0;
+  size_t pending = 0;  // slots in idx[cur ^ 1] not counted yet
+  int cur = 0;
   const size_t block = kBlock - kBlock % N;  // a multiple of N (N may not divide 128 on SVE)
   while (i + N <= n) {
     const size_t len = std::min(block, (n - i) / N * N);
+    int32_t* HWY_RESTRICT out = idx[cur];
     for (size_t k = 0; k < len; k += N) {
       PrefetchAhead(p + i + k);
       const auto v = hn::LoadU(d, p + i + k);
@@ -387,34 +414,20 @@ HWY_INLINE void HistogramImpl(const float* HWY_RESTRICT p, size_t n, float lo, f
         const auto m = hn::Mul(z, veps);
         const auto slot = TruncateInRange(di, hn::Sub(z, m));
         if (HWY_LIKELY(hn::AllTrue(di, hn::Eq(slot, TruncateInRange(di, hn::Add(z, m)))))) {
-          hn::Store(slot, di, idx + k);
+          hn::Store(slot, di, out + k);
         } else {
-          hn::Store(exact_slots(v), di, idx + k);
+          hn::Store(exact_slots(v), di, out + k);
         }
       } else {
-        hn::Store(exact_slots(v), di, idx + k);
+        hn::Store(exact_slots(v), di, out + k);
       }
     }
-    size_t k = 0;
-    if (subs == 8) {
-      for (; k + 8 <= len; k += 8) {
-        ++s0[idx[k]];
-        ++s1[idx[k + 1]];
-        ++s2[idx[k + 2]];
-        ++s3[idx[k + 3]];
-        ++s4[idx[k + 4]];
-        ++s5[idx[k + 5]];
-        ++s6[idx[k + 6]];
-        ++s7[idx[k + 7]];
-      }
-    }
-    for (; k < len; ++k) ++s0[idx[k]];
+    if (pending != 0) count_block(idx[cur ^ 1], pending);
+    pending = len;
+    cur ^= 1;
     i += len;
-    if (++blocks == blocks_per_flush) {
-      flush();
-      blocks = 0;
-    }
   }
+  if (pending != 0) count_block(idx[cur ^ 1], pending);
   if (blocks != 0) flush();
   const uint64_t not_counted_vectors = not_counted;
   // The tail (fewer than N values), scalar.

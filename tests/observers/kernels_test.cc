@@ -113,7 +113,7 @@ void TestPerChannelMinMaxMatchesReference() {
 }
 
 void TestHistogramCountsMatchReference() {
-  for (size_t n : {0, 1, 5, 16, 33, 1000, 5003}) {
+  for (size_t n : {0, 1, 5, 16, 33, 127, 128, 129, 256, 272, 1000, 5003}) {
     for (uint32_t bins : {1u, 7u, 256u, 2048u}) {
       for (int flavor : {0, 1, 2, 4}) {
         auto v = Data(n, static_cast<uint32_t>(n * 3 + bins + flavor), flavor);
