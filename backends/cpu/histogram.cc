@@ -8,9 +8,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/parallel.h"
 
 namespace qprep::observers {
 namespace {
@@ -54,21 +54,6 @@ int ThreadsFor(const ObserverOptions& options, size_t n) {
   const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
   return static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(options.num_threads, static_cast<int64_t>(n) / per)));
-}
-
-// Runs fn(begin, end, t) on `threads` contiguous chunks of [0, n), chunk 0 on this thread.
-template <typename Fn>
-void Chunks(int threads, size_t n, Fn&& fn) {
-  if (threads == 1) {
-    fn(size_t{0}, n, 0);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) {
-    pool.emplace_back([&, t] { fn(n * t / threads, n * (t + 1) / threads, t); });
-  }
-  fn(size_t{0}, n / threads, 0);
-  for (auto& th : pool) th.join();
 }
 
 // Per-thread integer counts summed into float32 counts (exact for any thread count).
@@ -205,7 +190,7 @@ absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins
   const uint32_t b = static_cast<uint32_t>(bins);
   const int threads = ThreadsFor(options, n);
   std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(b, 0));
-  Chunks(threads, n, [&](size_t s, size_t e, int t) {
+  ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
     kernels::HistogramCounts(data + s, e - s, lo, hi, b, counts[t].data());
   });
   SumCounts(counts, b, out);
@@ -236,7 +221,7 @@ bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t b
   std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(bins, 0));
   std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
   std::atomic<bool> left_range{false};
-  Chunks(threads, n, [&](size_t s, size_t e, int t) {
+  ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
     uint64_t outside = 0;
     size_t chunk = kFirstSpeculationChunk;
     size_t b = s;
@@ -262,7 +247,7 @@ bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t b
   if (stopped && counts_decide) {
     std::fill(mins.begin(), mins.end(), kInf);
     std::fill(maxs.begin(), maxs.end(), -kInf);
-    Chunks(threads, n, [&](size_t s, size_t e, int t) {
+    ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
       kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
     });
   }
@@ -337,7 +322,7 @@ absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t 
   {
     const int threads = ThreadsFor(options, n);
     std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
-    Chunks(threads, n, [&](size_t s, size_t e, int t) {
+    ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
       kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
     });
     batch_min = mins[0];

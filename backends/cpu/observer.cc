@@ -11,12 +11,12 @@
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <thread>
 #include <utility>
 
 #include "backends/cpu/equalization.h"
 #include "backends/cpu/histogram.h"
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/parallel.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -121,24 +121,6 @@ absl::StatusOr<ChannelView> ViewAround(const std::vector<int64_t>& shape, int64_
 }
 
 // ---- threads -----------------------------------------------------------------------------------
-
-// Runs fn(begin, end, t) over [0, n) split into at most `threads` chunks (chunk t on thread t;
-// the caller's thread takes chunk 0).
-template <typename Fn>
-void ParallelChunks(int threads, size_t n, Fn&& fn) {
-  if (threads <= 1 || n < 2) {
-    fn(size_t{0}, n, 0);
-    return;
-  }
-  const size_t t = std::min<size_t>(threads, n);
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  for (size_t i = 1; i < t; ++i) {
-    pool.emplace_back([&, i] { fn(n * i / t, n * (i + 1) / t, static_cast<int>(i)); });
-  }
-  fn(size_t{0}, n / t, 0);
-  for (auto& th : pool) th.join();
-}
 
 int ThreadsFor(const ObserverOptions& o, size_t elements) {
   const int64_t per = std::max<int64_t>(1, o.min_elements_per_thread);

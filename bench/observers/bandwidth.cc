@@ -2,10 +2,10 @@
 // (hwy/foreach_target.h) and dispatches at run time, like backends/cpu/kernels.cc.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "bench/observers/bandwidth.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include <cstdint>
 
 #include "hwy/cache_control.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -77,6 +77,44 @@ void MinMaxImpl(const float* p, size_t n, float* min_out, float* max_out) {
   *max_out = mx;
 }
 
+// See ReadAndIncrementBound in bandwidth.h. Blocks of 128 values as in HistogramImpl.
+float IncrementBoundImpl(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
+                         size_t stride) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t kBlock = 128;
+  uint16_t* const s0 = sub;
+  uint16_t* const s1 = sub + stride;
+  uint16_t* const s2 = sub + 2 * stride;
+  uint16_t* const s3 = sub + 3 * stride;
+  uint16_t* const s4 = sub + 4 * stride;
+  uint16_t* const s5 = sub + 5 * stride;
+  uint16_t* const s6 = sub + 6 * stride;
+  uint16_t* const s7 = sub + 7 * stride;
+  auto s = hn::Zero(d);
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    for (size_t k = 0; k < kBlock; k += N) {
+      hwy::Prefetch(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(p + i + k) +
+                                                   512 * sizeof(float)));
+      s = hn::Add(s, hn::LoadU(d, p + i + k));
+    }
+    for (size_t k = 0; k < kBlock; k += 8) {
+      ++s0[slots[k]];
+      ++s1[slots[k + 1]];
+      ++s2[slots[k + 2]];
+      ++s3[slots[k + 3]];
+      ++s4[slots[k + 4]];
+      ++s5[slots[k + 5]];
+      ++s6[slots[k + 6]];
+      ++s7[slots[k + 7]];
+    }
+  }
+  float r = hn::GetLane(hn::SumOfLanes(d, s));
+  for (; i < n; ++i) r += p[i];
+  return r;
+}
+
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -84,15 +122,16 @@ const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <thread>
 #include <vector>
 
+#include "backends/cpu/parallel.h"
 #include "bench/observers/bandwidth.h"
 
 namespace qprep::bench {
 HWY_EXPORT(SumImpl);
 HWY_EXPORT(SumPrefetchImpl);
 HWY_EXPORT(MinMaxImpl);
+HWY_EXPORT(IncrementBoundImpl);
 HWY_EXPORT(TargetNameImpl);
 
 float ReadBandwidthSum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(SumImpl)(p, n); }
@@ -102,21 +141,18 @@ float ReadBandwidthSumPrefetch(const float* p, size_t n) {
 float ReadBandwidthSumThreaded(const float* p, size_t n, int threads) {
   if (threads <= 1) return ReadBandwidthSum(p, n);
   std::vector<float> part(threads, 0.0f);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      const size_t b = n * t / threads, e = n * (t + 1) / threads;
-      part[t] = ReadBandwidthSum(p + b, e - b);
-    });
-  }
-  part[0] = ReadBandwidthSum(p, n / threads);
-  for (auto& th : pool) th.join();
+  observers::ParallelChunks(
+      threads, n, [&](size_t b, size_t e, int t) { part[t] = ReadBandwidthSum(p + b, e - b); });
   float r = 0;
   for (float x : part) r += x;
   return r;
 }
 void ReadBandwidthMinMax(const float* p, size_t n, float* min_out, float* max_out) {
   HWY_DYNAMIC_DISPATCH(MinMaxImpl)(p, n, min_out, max_out);
+}
+float ReadAndIncrementBound(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
+                            size_t stride) {
+  return HWY_DYNAMIC_DISPATCH(IncrementBoundImpl)(p, n, slots, sub, stride);
 }
 const char* BandwidthTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
 }  // namespace qprep::bench

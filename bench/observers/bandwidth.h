@@ -6,6 +6,7 @@
 #define QPREP_BENCH_OBSERVERS_BANDWIDTH_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace qprep::bench {
 
@@ -17,9 +18,18 @@ void ReadBandwidthMinMax(const float* p, size_t n, float* min_out, float* max_ou
 // (backends/cpu/kernels-inl.h): on the test machine the hardware prefetcher alone leaves a
 // streaming loop below what the memory delivers, so this is the stricter limit.
 float ReadBandwidthSumPrefetch(const float* p, size_t n);
-// ReadBandwidthSum split over `threads` threads (the caller's thread takes the first chunk), as
-// the observers split a large tensor; for comparing multi-threaded observers in wall time.
+// ReadBandwidthSum split over `threads` threads with the observers' own worker pool
+// (backends/cpu/parallel.h) and chunks, as they split a large tensor; for comparing
+// multi-threaded observers in wall time.
 float ReadBandwidthSumThreaded(const float* p, size_t n, int threads);
+// The floor of any exact histogram that increments one counter per value, measured rather than
+// assumed: streams p[0, n) like ReadBandwidthSumPrefetch and, per block of 128 values, adds one to
+// the counters at slots[0, 128) (eight uint16 sub-histograms `stride` apart in `sub`, slot k in
+// sub-histogram k % 8: HistogramImpl's layout and order). It is HistogramCounts without the bin
+// arithmetic. `sub` holds 8 * stride counters and slots[k] < stride; the counters wrap (unsigned
+// arithmetic), their values are not the point. Returns the sum.
+float ReadAndIncrementBound(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
+                            size_t stride);
 // The Highway target chosen on this machine.
 const char* BandwidthTargetName();
 

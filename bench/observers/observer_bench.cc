@@ -14,6 +14,7 @@
 // HistogramForwardGrow the case where every batch widens the range (two passes).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -232,6 +233,28 @@ void BM_KernelHistogram(benchmark::State& state, const Shape* s) {
   SetBytes(state, s->numel() * sizeof(float));
 }
 
+// The floor of one counter increment per value (bandwidth.h, ReadAndIncrementBound): the read of
+// the tensor plus HistogramCounts' increments at 128 slots of the tensor's own first values
+// (2048 bins over its range), without the bin arithmetic. The histogram rows' second limit.
+void BM_HistogramBound(benchmark::State& state, const Shape* s) {
+  const float* p = Data(*s);
+  float lo = p[0], hi = p[0];
+  for (size_t i = 0; i < s->numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+  constexpr size_t kStride = 2048 + 2;
+  std::vector<int32_t> slots(128);
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const int64_t b = static_cast<int64_t>((p[k] - lo) / (hi - lo) * 2048.0f);
+    slots[k] = static_cast<int32_t>(std::min<int64_t>(b, 2047));
+  }
+  std::vector<uint16_t> sub(8 * kStride);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        ReadAndIncrementBound(p, s->numel(), slots.data(), sub.data(), kStride));
+    benchmark::DoNotOptimize(sub.data());
+  }
+  SetBytes(state, s->numel() * sizeof(float));
+}
+
 // The speculative pass's kernel: histc counts plus min / max in one pass.
 void BM_KernelHistogramMinMax(benchmark::State& state, const Shape* s) {
   const float* p = Data(*s);
@@ -287,8 +310,8 @@ void RegisterAll() {
     reg("KernelPerChannel_ch0", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 0); });
     reg("KernelPerChannel_ch1", [sp](benchmark::State& st) { BM_KernelPerChannel(st, sp, 1); });
     reg("KernelHistogram", [sp](benchmark::State& st) { BM_KernelHistogram(st, sp); });
-    reg("KernelHistogramMinMax",
-        [sp](benchmark::State& st) { BM_KernelHistogramMinMax(st, sp); });
+    reg("KernelHistogramMinMax", [sp](benchmark::State& st) { BM_KernelHistogramMinMax(st, sp); });
+    reg("HistogramBound", [sp](benchmark::State& st) { BM_HistogramBound(st, sp); });
     // Two threads, wall time: each against the two-thread bandwidth row (report.py).
     auto reg2 = [&](const std::string& name, auto fn) {
       benchmark::RegisterBenchmark((name + "_2t" + n).c_str(), fn)
