@@ -13,6 +13,10 @@ repetition); each fraction divides like by like (median by median, minimum by mi
 - limit: the faster of BandwidthSum and BandwidthMinMax of the same shape (the issue's "plain
   read-bandwidth kernel"); "vs prefetch" divides by BandwidthSumPrefetch instead, the same sum
   with the software prefetch the observer kernels issue (a stricter limit on this machine).
+- floor: HistogramBound of the same shape, the read plus one counter increment per value
+  without the bin arithmetic (the least any exact histogram that increments one counter per
+  value does); "vs floor" is given for the histogram rows. The floor's own "fraction" is the
+  highest fraction of the read limit such a histogram can reach on the machine.
 - Single-thread rows are CPU time. "<Kernel>_2t" rows are wall time with two threads and are
   reported in a second table against BandwidthSum_2t (the same read split over two threads).
 
@@ -42,7 +46,7 @@ ORDER = ["BandwidthSum", "BandwidthMinMax", "BandwidthSumPrefetch", "MinMax", "M
          "HistogramQParams", "FakeQuantPerTensor", "FakeQuantPerChannel_ch0",
          "FakeQuantPerChannel_ch1", "PercentileForward", "EntropyQParams", "MSEQParams",
          "KernelMinMax", "KernelPerChannel_ch0", "KernelPerChannel_ch1", "KernelHistogram",
-         "KernelHistogramMinMax",
+         "KernelHistogramMinMax", "HistogramBound",
          "BandwidthSum_2t", "MinMax_2t", "HistogramForward_2t", "HistogramForwardGrow_2t"]
 
 
@@ -118,8 +122,8 @@ def main():
         return min(c["min"] for c in cands if c)
 
     print("| kernel | shape | qprep ms (median) | min ms | GB/s | limit GB/s | fraction "
-          "(median) | fraction (min) | vs prefetch | torch ms | torch / qprep | goal |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "(median) | fraction (min) | vs prefetch | vs floor | torch ms | torch / qprep | goal |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     two_thread = []
     for name in order:
         kernel, shape = split(name)
@@ -135,14 +139,18 @@ def main():
             frac_min = limit_min(shape) / row["min"]
             if pf:
                 frac_pf = pf["med"] / row["med"]
+        floor = q.get("HistogramBound/" + shape)
+        frac_floor = (floor["med"] / row["med"]
+                      if floor and "Histogram" in kernel and kernel != "HistogramBound"
+                      and row["bytes"] else None)
         tb = t.get(name)
         torch_ms = tb["cpu_time_ms"] if tb else None
         ratio = torch_ms / row["med"] if torch_ms else None
         goal = judge(kernel, frac, row["med"])
-        print("| %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        print("| %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             kernel, shape, row["med"], row["min"],
             fmt(gbps(row, "med"), "%.2f"), fmt(gbps(lim, "med") if row["bytes"] else None, "%.2f"),
-            pct(frac), pct(frac_min), pct(frac_pf),
+            pct(frac), pct(frac_min), pct(frac_pf), pct(frac_floor),
             fmt(torch_ms, "%.3f"), fmt(ratio, "%.2fx"), goal))
 
     if two_thread:
