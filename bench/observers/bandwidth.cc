@@ -79,7 +79,7 @@ void MinMaxImpl(const float* p, size_t n, float* min_out, float* max_out) {
 
 // See ReadAndIncrementBound in bandwidth.h. Blocks of 128 values as in HistogramImpl.
 float IncrementBoundImpl(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
-                         size_t stride) {
+                         size_t stride, bool read) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   constexpr size_t kBlock = 128;
@@ -94,7 +94,7 @@ float IncrementBoundImpl(const float* p, size_t n, const int32_t* slots, uint16_
   auto s = hn::Zero(d);
   size_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
-    for (size_t k = 0; k < kBlock; k += N) {
+    for (size_t k = 0; read && k < kBlock; k += N) {
       hwy::Prefetch(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(p + i + k) +
                                                    512 * sizeof(float)));
       s = hn::Add(s, hn::LoadU(d, p + i + k));
@@ -151,8 +151,8 @@ void ReadBandwidthMinMax(const float* p, size_t n, float* min_out, float* max_ou
   HWY_DYNAMIC_DISPATCH(MinMaxImpl)(p, n, min_out, max_out);
 }
 float ReadAndIncrementBound(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
-                            size_t stride) {
-  return HWY_DYNAMIC_DISPATCH(IncrementBoundImpl)(p, n, slots, sub, stride);
+                            size_t stride, bool read) {
+  return HWY_DYNAMIC_DISPATCH(IncrementBoundImpl)(p, n, slots, sub, stride, read);
 }
 const char* BandwidthTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
 }  // namespace qprep::bench

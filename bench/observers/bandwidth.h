@@ -27,9 +27,10 @@ float ReadBandwidthSumThreaded(const float* p, size_t n, int threads);
 // the counters at slots[0, 128) (eight uint16 sub-histograms `stride` apart in `sub`, slot k in
 // sub-histogram k % 8: HistogramImpl's layout and order). It is HistogramCounts without the bin
 // arithmetic. `sub` holds 8 * stride counters and slots[k] < stride; the counters wrap (unsigned
-// arithmetic), their values are not the point. Returns the sum.
+// arithmetic), their values are not the point. Returns the sum. With read = false it does the
+// same increments without touching p (the increments' own cost, for the analysis).
 float ReadAndIncrementBound(const float* p, size_t n, const int32_t* slots, uint16_t* sub,
-                            size_t stride);
+                            size_t stride, bool read = true);
 // The Highway target chosen on this machine.
 const char* BandwidthTargetName();
 

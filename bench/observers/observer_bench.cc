@@ -236,7 +236,8 @@ void BM_KernelHistogram(benchmark::State& state, const Shape* s) {
 // The floor of one counter increment per value (bandwidth.h, ReadAndIncrementBound): the read of
 // the tensor plus HistogramCounts' increments at 128 slots of the tensor's own first values
 // (2048 bins over its range), without the bin arithmetic. The histogram rows' second limit.
-void BM_HistogramBound(benchmark::State& state, const Shape* s) {
+// With read = false ("HistogramIncrements"): the same increments without reading the tensor.
+void BM_HistogramBound(benchmark::State& state, const Shape* s, bool read = true) {
   const float* p = Data(*s);
   float lo = p[0], hi = p[0];
   for (size_t i = 0; i < s->numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
@@ -249,7 +250,7 @@ void BM_HistogramBound(benchmark::State& state, const Shape* s) {
   std::vector<uint16_t> sub(8 * kStride);
   for (auto _ : state) {
     benchmark::DoNotOptimize(
-        ReadAndIncrementBound(p, s->numel(), slots.data(), sub.data(), kStride));
+        ReadAndIncrementBound(p, s->numel(), slots.data(), sub.data(), kStride, read));
     benchmark::DoNotOptimize(sub.data());
   }
   SetBytes(state, s->numel() * sizeof(float));
@@ -312,6 +313,7 @@ void RegisterAll() {
     reg("KernelHistogram", [sp](benchmark::State& st) { BM_KernelHistogram(st, sp); });
     reg("KernelHistogramMinMax", [sp](benchmark::State& st) { BM_KernelHistogramMinMax(st, sp); });
     reg("HistogramBound", [sp](benchmark::State& st) { BM_HistogramBound(st, sp); });
+    reg("HistogramIncrements", [sp](benchmark::State& st) { BM_HistogramBound(st, sp, false); });
     // Two threads, wall time: each against the two-thread bandwidth row (report.py).
     auto reg2 = [&](const std::string& name, auto fn) {
       benchmark::RegisterBenchmark((name + "_2t" + n).c_str(), fn)

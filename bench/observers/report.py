@@ -17,6 +17,7 @@ repetition); each fraction divides like by like (median by median, minimum by mi
   without the bin arithmetic (the least any exact histogram that increments one counter per
   value does); "vs floor" is given for the histogram rows. The floor's own "fraction" is the
   highest fraction of the read limit such a histogram can reach on the machine.
+  HistogramIncrements: the floor's increments without the read (what they cost alone).
 - Single-thread rows are CPU time. "<Kernel>_2t" rows are wall time with two threads and are
   reported in a second table against BandwidthSum_2t (the same read split over two threads).
 
@@ -46,7 +47,7 @@ ORDER = ["BandwidthSum", "BandwidthMinMax", "BandwidthSumPrefetch", "MinMax", "M
          "HistogramQParams", "FakeQuantPerTensor", "FakeQuantPerChannel_ch0",
          "FakeQuantPerChannel_ch1", "PercentileForward", "EntropyQParams", "MSEQParams",
          "KernelMinMax", "KernelPerChannel_ch0", "KernelPerChannel_ch1", "KernelHistogram",
-         "KernelHistogramMinMax", "HistogramBound",
+         "KernelHistogramMinMax", "HistogramBound", "HistogramIncrements",
          "BandwidthSum_2t", "MinMax_2t", "HistogramForward_2t", "HistogramForwardGrow_2t"]
 
 
@@ -141,7 +142,8 @@ def main():
                 frac_pf = pf["med"] / row["med"]
         floor = q.get("HistogramBound/" + shape)
         frac_floor = (floor["med"] / row["med"]
-                      if floor and "Histogram" in kernel and kernel != "HistogramBound"
+                      if floor and "Histogram" in kernel
+                      and kernel not in ("HistogramBound", "HistogramIncrements")
                       and row["bytes"] else None)
         tb = t.get(name)
         torch_ms = tb["cpu_time_ms"] if tb else None
