@@ -31,7 +31,8 @@ constexpr char kUsage[] =
     "                        DIR/<value name>/*.npy, DIR/<value name>.npy   (fallbacks)\n"
     "                      a shared observer instance sees the batches of all its insertions\n"
     "  -o, --output FILE   write the qparams JSON here (atomically); default: stdout\n"
-    "  --threads N         threads per batch for large tensors (same result for any N)\n"
+    "  --threads N         threads per batch for large tensors (same result for any N);\n"
+    "                      default: the CPUs available, as PyTorch's torch.get_num_threads()\n"
     "  --save-state DIR    write every observer's state to DIR (manifest.json, "
     "observer_<id>.json)\n"
     "  --merge-state DIR   merge a state directory saved for the same plan (repeatable)\n"
@@ -58,7 +59,7 @@ int Fail(const absl::Status& s) {
 int RunCalibrate(const std::vector<std::string>& args) {
   std::string plan_path, data_dir, output, save_state;
   std::vector<std::string> merge_states;
-  int threads = 1;
+  int threads = DefaultObserverThreads();
   bool allow_missing = false, quiet = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -38,7 +38,8 @@ constexpr char kUsage[] =
     "                                                  qscheme=per_channel_symmetric)'\n"
     "                        'PercentileObserver(percentile=99.99)', 'EntropyObserver()',\n"
     "                        'MSEObserver()'  (see docs/observers.md, docs/calibration.md)\n"
-    "  --threads N         threads per batch for large tensors (same result for any N)\n"
+    "  --threads N         threads per batch for large tensors (same result for any N);\n"
+    "                      default: the CPUs available, as PyTorch's torch.get_num_threads()\n"
     "  --save-state FILE   also write the observer's state (JSON), to merge later\n"
     "  --merge-state FILE  merge a state saved by --save-state for the same SPEC (repeatable);\n"
     "                      with only merged states, no batch is needed\n"
@@ -60,7 +61,7 @@ int Fail(const absl::Status& s) {
 int RunObserve(const std::vector<std::string>& args) {
   std::string spec_text, save_state;
   std::vector<std::string> merge_states, batches;
-  int threads = 1;
+  int threads = DefaultObserverThreads();
   bool have_spec = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -37,6 +37,10 @@ const std::vector<Command>& Commands();
 void PrintError(const absl::Status& s);
 // True if args contains -h or --help.
 bool WantsHelp(const std::vector<std::string>& args);
+// The default of `--threads` for the observer commands: the CPUs this process may run on, as
+// PyTorch's default intra-op thread count (torch.get_num_threads()); at least 1. Results do not
+// depend on it.
+int DefaultObserverThreads();
 
 // Argument parsing for commands that read exactly one MODEL.qg among simple options. An option
 // either takes a value (`value` set: `-o OUT`) or is a switch (`flag` set: `--json`); `alias` is an

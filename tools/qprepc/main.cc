@@ -1,7 +1,10 @@
 // qprepc: the command-line driver. Dispatches to the subcommands registered in cmd_*.cc.
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -40,6 +43,12 @@ void PrintError(const absl::Status& s) {
 bool WantsHelp(const std::vector<std::string>& args) {
   return std::any_of(args.begin(), args.end(),
                      [](const std::string& a) { return a == "-h" || a == "--help"; });
+}
+
+int DefaultObserverThreads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 std::optional<std::string> ParseModelArgs(const std::vector<std::string>& args,
