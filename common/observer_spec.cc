@@ -127,7 +127,14 @@ struct ArgDef {
 };
 
 enum class Family : uint8_t {
-  kUniform, kFixed, kPlaceholder, kNoop, kReuse, kFakeQuant, kEqualization, kDerived
+  kUniform,
+  kFixed,
+  kPlaceholder,
+  kNoop,
+  kReuse,
+  kFakeQuant,
+  kEqualization,
+  kDerived
 };
 
 struct ClassDef {
@@ -405,8 +412,8 @@ absl::StatusOr<std::map<std::string, SpecValue>> Bind(
       continue;
     }
     seen_keyword = true;
-    auto it =
-        std::find_if(c.args.begin(), c.args.end(), [&, &name = name](const ArgDef& d) { return d.name == name; });
+    auto it = std::find_if(c.args.begin(), c.args.end(),
+                           [&, &name = name](const ArgDef& d) { return d.name == name; });
     if (it == c.args.end()) {
       if (extra != nullptr) {
         extra->emplace_back(name, value);
@@ -531,11 +538,27 @@ absl::Status FinishUniform(const ClassDef& c, std::map<std::string, SpecValue>& 
     return ArgError(c.name, "reduce_range",
                     "Cannot reduce range for symmetric quantization for quint8");
   }
-  if (a.count("bins") && GetInt(a, "bins") <= 0) {
-    return ArgError(c.name, "bins", "must be positive");
+  // Sizes. PyTorch accepts any positive value and then allocates `bins` floats (and, in
+  // _combine_histograms, bins * upsample_rate of them); past these limits that is gigabytes, so
+  // they are errors here rather than an out-of-memory abort or a multi-minute loop.
+  constexpr int64_t kMaxBins = int64_t{1} << 24;
+  constexpr int64_t kMaxUpsampledBins = int64_t{1} << 31;
+  if (a.count("bins")) {
+    const int64_t bins = GetInt(a, "bins");
+    if (bins <= 0) return ArgError(c.name, "bins", "must be positive");
+    if (bins > kMaxBins) {
+      return ArgError(c.name, "bins", Cat("must be at most ", kMaxBins));
+    }
   }
-  if (a.count("upsample_rate") && GetInt(a, "upsample_rate") <= 0) {
-    return ArgError(c.name, "upsample_rate", "must be positive");
+  if (a.count("upsample_rate")) {
+    const int64_t up = GetInt(a, "upsample_rate");
+    if (up <= 0) return ArgError(c.name, "upsample_rate", "must be positive");
+    const int64_t bins = a.count("bins") ? GetInt(a, "bins") : 2048;
+    if (up > kMaxUpsampledBins / bins) {
+      return ArgError(c.name, "upsample_rate",
+                      Cat("bins * upsample_rate must be at most ", kMaxUpsampledBins,
+                          " (PyTorch materializes that many floats when the range grows)"));
+    }
   }
   return absl::OkStatus();
 }

@@ -136,6 +136,19 @@ TEST(ObserverSpec, ErrorsNameTheArgumentAndColumn) {
   EXPECT_THAT(Error("MinMaxObserver() x"), HasSubstr("column 18"));
 }
 
+TEST(ObserverSpec, HistogramSizesAreBounded) {
+  // PyTorch allocates `bins` floats, and bins * upsample_rate when the range grows: past the
+  // limits an error, not an out-of-memory abort (found by spec_fuzz's first run).
+  EXPECT_THAT(Error("HistogramObserver(bins=0)"), HasSubstr("must be positive"));
+  EXPECT_THAT(Error("HistogramObserver(bins=1000000000000)"),
+              AllOf(HasSubstr("argument 'bins'"), HasSubstr("at most 16777216")));
+  EXPECT_THAT(Error("PercentileObserver(bins=16777217)"), HasSubstr("at most 16777216"));
+  EXPECT_THAT(Error("HistogramObserver(upsample_rate=1048577)"),  // 2048 * 2^20 + 2048 > 2^31
+              AllOf(HasSubstr("argument 'upsample_rate'"), HasSubstr("at most 2147483648")));
+  EXPECT_TRUE(ParseObserverSpec("HistogramObserver(upsample_rate=1048576)").ok());
+  EXPECT_TRUE(ParseObserverSpec("HistogramObserver(bins=16777216, upsample_rate=128)").ok());
+}
+
 TEST(ObserverSpec, KnownClassesIncludeEveryPyTorchObserver) {
   const auto& known = KnownObserverClasses();
   for (const char* c :
@@ -165,9 +178,15 @@ TEST(ObserverSpec, MutatedInputsParseOrFailCleanly) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       const size_t pos = rng() % s.size();
       switch (rng() % 3) {
-        case 0: s.erase(pos, 1 + rng() % 3); break;
-        case 1: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-        default: s[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 0:
+          s.erase(pos, 1 + rng() % 3);
+          break;
+        case 1:
+          s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        default:
+          s[pos] = alphabet[rng() % alphabet.size()];
+          break;
       }
     }
     auto spec = ParseObserverSpec(s);
