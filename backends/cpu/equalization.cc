@@ -69,7 +69,7 @@ class EqualizationObserver final : public Observer {
     j["columns"] = inner_->StateToJson();
     return j;
   }
-  absl::Status LoadStateJson(const json& state) override {
+  absl::Status LoadStateJsonImpl(const json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     if (!state.contains("columns") || !state["columns"].is_object()) {
       return absl::InvalidArgumentError("observer state: no 'columns' object");

@@ -406,7 +406,7 @@ class MinMaxObserver final : public Observer {
     j["batches"] = batches_;
     return j;
   }
-  absl::Status LoadStateJson(const json& state) override {
+  absl::Status LoadStateJsonImpl(const json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     ASSIGN_OR_RETURN(float mn, FloatFromJson(state, "min_val"));
     ASSIGN_OR_RETURN(float mx, FloatFromJson(state, "max_val"));
@@ -511,7 +511,7 @@ class PerChannelObserver final : public Observer {
     j["batches"] = batches_;
     return j;
   }
-  absl::Status LoadStateJson(const json& state) override {
+  absl::Status LoadStateJsonImpl(const json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     ASSIGN_OR_RETURN(auto mn, FloatsFromJson(state, "min_val"));
     ASSIGN_OR_RETURN(auto mx, FloatsFromJson(state, "max_val"));
@@ -603,7 +603,7 @@ class HistogramObserverImpl final : public Observer {
     j["histogram"] = FloatsToJson(h_.histogram);
     return j;
   }
-  absl::Status LoadStateJson(const json& state) override {
+  absl::Status LoadStateJsonImpl(const json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     ASSIGN_OR_RETURN(float mn, FloatFromJson(state, "min_val"));
     ASSIGN_OR_RETURN(float mx, FloatFromJson(state, "max_val"));
@@ -650,7 +650,7 @@ class FixedQParamsObserverImpl final : public Observer {
     return q;
   }
   json StateToJson() const override { return StateHeader(); }
-  absl::Status LoadStateJson(const json& state) override { return CheckStateHeader(state); }
+  absl::Status LoadStateJsonImpl(const json& state) override { return CheckStateHeader(state); }
   absl::Status Merge(const Observer& other) override { return CheckSameSpec(other); }
 };
 
@@ -666,7 +666,7 @@ class MarkerObserver final : public Observer {
                                          spec().class_name);
   }
   json StateToJson() const override { return StateHeader(); }
-  absl::Status LoadStateJson(const json& state) override { return CheckStateHeader(state); }
+  absl::Status LoadStateJsonImpl(const json& state) override { return CheckStateHeader(state); }
   absl::Status Merge(const Observer& other) override { return CheckSameSpec(other); }
 };
 
@@ -769,7 +769,7 @@ class FakeQuantizeImpl final : public Observer {
     j["fake_quant_enabled"] = fake_quant_enabled_;
     return j;
   }
-  absl::Status LoadStateJson(const json& state) override {
+  absl::Status LoadStateJsonImpl(const json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     auto it = state.find("observer_state");
     if (it == state.end()) return absl::InvalidArgumentError("observer state: no observer_state");
@@ -961,6 +961,15 @@ std::mutex& RegistryMutex() {
 
 std::string Observer::SerializeState() const { return StateToJson().dump(); }
 
+absl::Status Observer::LoadStateJson(const json& state) {
+  try {
+    return LoadStateJsonImpl(state);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(std::string("observer state: malformed field (") + e.what() +
+                                      ")");
+  }
+}
+
 absl::Status Observer::LoadState(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("observer state: not valid JSON");
@@ -1045,7 +1054,7 @@ absl::StatusOr<std::unique_ptr<Observer>> MakeObserver(const ObserverSpec& spec,
 
 absl::StatusOr<std::unique_ptr<Observer>> LoadObserver(const json& state,
                                                        const ObserverOptions& options) {
-  if (!state.is_object() || !state.contains("spec") || !state["spec"].is_string()) {
+  if (!state.is_object() || !state.contains("spec") || !state.at("spec").is_string()) {
     return absl::InvalidArgumentError("observer state: no 'spec'");
   }
   ASSIGN_OR_RETURN(ObserverSpec spec, ParseObserverSpec(state["spec"].get<std::string>()));

@@ -102,8 +102,9 @@ class Observer {
   //    "class": "...", ...class-specific fields, floats as uint32 bit patterns}
   virtual nlohmann::json StateToJson() const = 0;
   // Replaces the statistics with a state written by StateToJson of an observer with an equal
-  // spec; InvalidArgument on another spec, format, version or malformed field.
-  virtual absl::Status LoadStateJson(const nlohmann::json& state) = 0;
+  // spec; InvalidArgument on another spec, format, version or malformed field (a field of the
+  // wrong JSON type included: states are user input).
+  absl::Status LoadStateJson(const nlohmann::json& state);
   // Folds in another observer's statistics (equal spec required, else InvalidArgument).
   virtual absl::Status Merge(const Observer& other) = 0;
 
@@ -125,6 +126,9 @@ class Observer {
  protected:
   Observer(ObserverSpec spec, ObserverOptions options)
       : spec_(std::move(spec)), options_(options) {}
+  // LoadStateJson without the guard: may throw nlohmann::json::exception on a field of the wrong
+  // type, which LoadStateJson turns into InvalidArgument.
+  virtual absl::Status LoadStateJsonImpl(const nlohmann::json& state) = 0;
   // Common checks for Merge / LoadStateJson.
   absl::Status CheckSameSpec(const Observer& other) const;
   absl::Status CheckStateHeader(const nlohmann::json& state) const;

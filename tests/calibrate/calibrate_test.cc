@@ -103,5 +103,20 @@ TEST(CalibratePlanTest, CanonicalSpecField) {
   EXPECT_EQ(back->ToString(), spec->ToString());
 }
 
+// Plan fields of the wrong JSON type are InvalidArgument, never an uncaught exception.
+TEST(CalibratePlanTest, WronglyTypedFieldsAreErrors) {
+  for (const char* text :
+       {R"({"format": 1, "version": 1})", R"({"format": "qprep.plan", "version": 1,
+            "observers": [{"id": "zero", "class": "MinMaxObserver"}], "insertions": []})",
+        R"({"format": "qprep.plan", "version": 1, "observers": 3, "insertions": []})"}) {
+    auto plan = ParsePlan(text);
+    EXPECT_FALSE(plan.ok()) << text;
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+  EXPECT_EQ(
+      SpecFromPlanEntry(json{{"id", json::array()}, {"class", "MinMaxObserver"}}).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace qprep::observers

@@ -212,6 +212,20 @@ TEST(ObserverState, MismatchedSpecsAndBadStatesAreErrors) {
   nlohmann::json hs = h->StateToJson();
   hs["histogram"] = nlohmann::json::array({1u, 2u, 3u});
   EXPECT_THAT(std::string(h->LoadStateJson(hs).message()), HasSubstr("bins"));
+  // Fields of the wrong JSON type are errors, not exceptions (state_fuzz found "format": 557669
+  // aborting the process; the input is in tests/calibrate/fuzz/corpus/state/).
+  for (const char* field : {"format", "spec", "min_val", "batches"}) {
+    nlohmann::json bad = a->StateToJson();
+    bad[field] = nlohmann::json::array({"x"});
+    absl::Status s = a->LoadStateJson(bad);
+    EXPECT_FALSE(s.ok()) << field;
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field;
+  }
+  hs = h->StateToJson();
+  hs["histogram"] = nlohmann::json::array({"1", "2"});
+  EXPECT_EQ(h->LoadStateJson(hs).code(), absl::StatusCode::kInvalidArgument);
+  const std::string format_is_a_number = R"j({"spec": "MinMaxObserver()", "format": 7})j";
+  EXPECT_EQ(LoadObserver(format_is_a_number).status().code(), absl::StatusCode::kInvalidArgument);
   auto pc = Make("PerChannelMinMaxObserver()");
   auto pc2 = Make("PerChannelMinMaxObserver()");
   std::vector<float> x(6, 1.0f), y(8, 2.0f);

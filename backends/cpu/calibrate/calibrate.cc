@@ -21,6 +21,19 @@
 namespace qprep::observers {
 namespace {
 
+// nlohmann::json accessors (value(), get<T>(), at()) throw on a field of the wrong type. Plans
+// and state manifests are user input: the public entry points below run their parsing through
+// this, so such a field is an InvalidArgument naming `what`, never an uncaught exception.
+template <typename Fn>
+auto GuardJson(std::string_view what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), ": malformed field (", e.what(), ")"));
+  }
+}
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -130,7 +143,8 @@ json FloatsJson(const std::vector<float>& v) {
 
 }  // namespace
 
-absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
+namespace {
+absl::StatusOr<ObserverSpec> SpecFromPlanEntryImpl(const json& entry) {
   if (!entry.is_object()) return PlanError("observers[]", "must be an object");
   const std::string where = absl::StrCat("observers[", entry.value("id", -1), "]");
   if (entry.contains("spec") && entry["spec"].is_string()) {
@@ -168,7 +182,14 @@ absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
   return spec;
 }
 
-absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
+}  // namespace
+
+absl::StatusOr<ObserverSpec> SpecFromPlanEntry(const json& entry) {
+  return GuardJson("plan observer", [&] { return SpecFromPlanEntryImpl(entry); });
+}
+
+namespace {
+absl::StatusOr<CalibrationPlan> ParsePlanImpl(std::string_view json_text) {
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("plan: not valid JSON");
   if (!j.is_object()) return absl::InvalidArgumentError("plan: the top level must be an object");
@@ -263,6 +284,11 @@ absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
     plan.insertions.push_back(std::move(ins));
   }
   return plan;
+}
+}  // namespace
+
+absl::StatusOr<CalibrationPlan> ParsePlan(std::string_view json_text) {
+  return GuardJson("plan", [&] { return ParsePlanImpl(json_text); });
 }
 
 json FloatToJson(float f) {
@@ -402,6 +428,10 @@ absl::Status Calibration::SaveState(const std::string& dir) const {
 }
 
 absl::Status Calibration::MergeState(const std::string& dir) {
+  return GuardJson(dir, [&] { return MergeStateImpl(dir); });
+}
+
+absl::Status Calibration::MergeStateImpl(const std::string& dir) {
   const std::string mpath = (fs::path(dir) / "manifest.json").string();
   ASSIGN_OR_RETURN(std::string text, ReadFile(mpath));
   json m = json::parse(text, nullptr, false);
@@ -577,16 +607,16 @@ absl::StatusOr<json> Calibration::EqualizationResult() const {
     const std::string& cls = observers_[p.observer]->spec().class_name;
     const bool is_input = cls == "_InputEqualizationObserver";
     if (!is_input && cls != "_WeightEqualizationObserver") {
-      return absl::InvalidArgumentError(absl::StrCat("plan: equalization insertion '", p.name,
-                                                      "' holds a ", cls));
+      return absl::InvalidArgumentError(
+          absl::StrCat("plan: equalization insertion '", p.name, "' holds a ", cls));
     }
     for (const std::string& c : p.consumers) {
       Node& n = node_of(c);
       std::optional<size_t>& slot = is_input ? n.input : n.weight;
       if (slot && plan_.insertions[*slot].observer != p.observer) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "plan: node '", c, "' has two ", cls, " insertions ('",
-            plan_.insertions[*slot].name, "' and '", p.name, "')"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("plan: node '", c, "' has two ", cls, " insertions ('",
+                         plan_.insertions[*slot].name, "' and '", p.name, "')"));
       }
       slot = i;
     }

@@ -115,6 +115,7 @@ class Calibration {
   const Observer& observer(int64_t id) const { return *observers_[id]; }
 
  private:
+  absl::Status MergeStateImpl(const std::string& dir);  // MergeState without the JSON guard
   Calibration(CalibrationPlan plan, CalibrateOptions options)
       : plan_(std::move(plan)), options_(options) {}
   // Result()'s "equalization" array (empty without equalization insertions).

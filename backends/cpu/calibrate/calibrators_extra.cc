@@ -449,7 +449,7 @@ class HistogramCalibrator final : public Observer {
     return j;
   }
 
-  absl::Status LoadStateJson(const nlohmann::json& state) override {
+  absl::Status LoadStateJsonImpl(const nlohmann::json& state) override {
     RETURN_IF_ERROR(CheckStateHeader(state));
     if (!state.contains("histogram") || !state.contains("seen") || !state["seen"].is_boolean()) {
       return absl::InvalidArgumentError("observer state lacks 'histogram' or 'seen'");

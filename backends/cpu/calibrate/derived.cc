@@ -40,7 +40,7 @@ class DerivedObserver final : public Observer {
         "a derived observer's qparams come from its derived_from instances");
   }
   nlohmann::json StateToJson() const override { return StateHeader(); }
-  absl::Status LoadStateJson(const nlohmann::json& state) override {
+  absl::Status LoadStateJsonImpl(const nlohmann::json& state) override {
     return CheckStateHeader(state);
   }
   absl::Status Merge(const Observer& other) override { return CheckSameSpec(other); }
