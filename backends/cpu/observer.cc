@@ -961,7 +961,28 @@ std::mutex& RegistryMutex() {
 
 std::string Observer::SerializeState() const { return StateToJson().dump(); }
 
+namespace {
+// States hold integers (floats as their uint32 bit patterns), booleans and strings only. A JSON
+// floating-point number where a loader reads an integer would be converted by nlohmann with a
+// static_cast (undefined behaviour when out of range: state_fuzz, "5.55556e+27 is outside the
+// range of representable values of type 'long'"), so states with one are refused up front.
+bool HoldsFloatingNumber(const json& j, int depth = 0) {
+  if (depth > 64) return true;  // no state nests this deep; refuse rather than recurse on
+  if (j.is_number_float()) return true;
+  if (j.is_array() || j.is_object()) {
+    for (const json& e : j) {
+      if (HoldsFloatingNumber(e, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 absl::Status Observer::LoadStateJson(const json& state) {
+  if (HoldsFloatingNumber(state)) {
+    return absl::InvalidArgumentError(
+        "observer state: unexpected floating-point number (states store floats as uint32 bits)");
+  }
   try {
     return LoadStateJsonImpl(state);
   } catch (const json::exception& e) {

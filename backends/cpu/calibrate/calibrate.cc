@@ -146,7 +146,10 @@ json FloatsJson(const std::vector<float>& v) {
 namespace {
 absl::StatusOr<ObserverSpec> SpecFromPlanEntryImpl(const json& entry) {
   if (!entry.is_object()) return PlanError("observers[]", "must be an object");
-  const std::string where = absl::StrCat("observers[", entry.value("id", -1), "]");
+  // dump(), not value("id", -1): a floating-point id would be converted to int (undefined
+  // behaviour when out of range).
+  const std::string where =
+      absl::StrCat("observers[", entry.contains("id") ? entry["id"].dump() : "?", "]");
   if (entry.contains("spec") && entry["spec"].is_string()) {
     return ParseObserverSpec(entry["spec"].get<std::string>());
   }
