@@ -107,11 +107,9 @@ absl::StatusOr<BatchPlan> PlanBatch(const HistogramState& h, float batch_min, fl
         "HistogramObserver: the new range is too wide relative to the histogram's resolution");
   }
   plan.downsample_rate = static_cast<int64_t>(ratio);
-  const float e =
-      static_cast<float>(plan.downsample_rate) * grid - (combined_max - combined_min);
+  const float e = static_cast<float>(plan.downsample_rate) * grid - (combined_max - combined_min);
   combined_max = combined_max + e;
-  plan.start_idx =
-      static_cast<int64_t>(std::nearbyint((min_val - combined_min) / hist_bin_width));
+  plan.start_idx = static_cast<int64_t>(std::nearbyint((min_val - combined_min) / hist_bin_width));
   plan.lo = combined_min;
   plan.hi = combined_max;
   return plan;
@@ -213,10 +211,9 @@ constexpr size_t kMaxSpeculationChunk = size_t{1} << 20;
 // chunks only compute min / max (with `counts_decide`, the whole batch is then reduced once), so
 // the min / max returned are exact whenever the pass returns false. Returns whether the histogram
 // in *out is complete (with `counts_decide`, *batch_min / *batch_max are then not computed).
-bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t bins,
-                     float keep_lo, float keep_hi, bool counts_decide,
-                     const ObserverOptions& options, std::vector<float>* out, float* batch_min,
-                     float* batch_max) {
+bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t bins, float keep_lo,
+                     float keep_hi, bool counts_decide, const ObserverOptions& options,
+                     std::vector<float>* out, float* batch_min, float* batch_max) {
   const int threads = ThreadsFor(options, n);
   std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(bins, 0));
   std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
@@ -297,9 +294,9 @@ absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t 
       // max_val.)
       const bool counts_decide = SameBits(lo, h->min_val) && SameBits(hi, h->max_val) &&
                                  h->min_val != 0.0f && h->max_val != 0.0f;
-      const bool complete = SpeculativePass(data, n, lo, hi, static_cast<uint32_t>(h->bins),
-                                            h->min_val, h->max_val, counts_decide, options, &hist,
-                                            &batch_min, &batch_max);
+      const bool complete =
+          SpeculativePass(data, n, lo, hi, static_cast<uint32_t>(h->bins), h->min_val, h->max_val,
+                          counts_decide, options, &hist, &batch_min, &batch_max);
       ++st.passes;
       if (complete && counts_decide) {
         st.speculation_held = true;
@@ -418,6 +415,13 @@ std::pair<float, float> NonLinearParamSearch(const HistogramState& h, int64_t ds
 
 namespace {
 
+// floor(x) clamped to [0, n): a NaN or a value beyond int64 never reaches the conversion.
+int64_t BinIndex(double x, int64_t n) {
+  if (!(x >= 0)) return 0;
+  if (x >= static_cast<double>(n - 1)) return n - 1;
+  return static_cast<int64_t>(std::floor(x));
+}
+
 // Adds `src` (bins over [lo, hi]) onto `dst` (bins over [dlo, dhi]) by exact overlap, in double.
 void Rebin(const std::vector<float>& src, double lo, double hi, double dlo, double dhi,
            std::vector<double>* dst) {
@@ -428,12 +432,11 @@ void Rebin(const std::vector<float>& src, double lo, double hi, double dlo, doub
     const double mass = src[i];
     if (mass == 0) continue;
     if (sw == 0) {  // a point mass (a state that saw one value)
-      int64_t k = static_cast<int64_t>(std::floor((lo - dlo) / dw));
-      (*dst)[std::clamp<int64_t>(k, 0, nd - 1)] += mass;
+      (*dst)[BinIndex((lo - dlo) / dw, nd)] += mass;
       continue;
     }
     const double a = lo + i * sw, b = a + sw;
-    int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::floor((a - dlo) / dw)), 0, nd - 1);
+    int64_t k = BinIndex((a - dlo) / dw, nd);
     double placed = 0;
     for (; k < nd; ++k) {
       const double ka = dlo + k * dw, kb = ka + dw;
@@ -473,6 +476,10 @@ absl::Status HistogramMerge(HistogramState* h, const HistogramState& other) {
     if (hist_bin_width > 0 && std::isfinite(ratio) && ratio < 1e9f) {
       combined_max = combined_max + (ratio * grid - (combined_max - combined_min));
     }
+  }
+  if (!std::isfinite(combined_min) || !std::isfinite(combined_max)) {
+    return absl::InvalidArgumentError(
+        "cannot merge histograms: the merged range does not fit float32");
   }
   if (combined_min == combined_max) {
     for (int64_t k = 0; k < h->bins; ++k) h->histogram[k] += other.histogram[k];

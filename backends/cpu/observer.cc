@@ -613,6 +613,20 @@ class HistogramObserverImpl final : public Observer {
                                         std::to_string(hist.size()) + " bins, the spec says " +
                                         std::to_string(h_.bins));
     }
+    // What forward can leave: the unobserved (+inf, -inf), or a finite min_val <= max_val (a
+    // batch with NaN or inf is an error and changes nothing); counts finite and non-negative.
+    const bool unobserved = mn == kInf && mx == -kInf;
+    if (!unobserved && !(std::isfinite(mn) && std::isfinite(mx) && mn <= mx)) {
+      return absl::InvalidArgumentError(
+          "observer state: min_val / max_val must be finite with min_val <= max_val (or +inf / "
+          "-inf before the first batch)");
+    }
+    for (float c : hist) {
+      if (!(c >= 0.0f) || !std::isfinite(c)) {
+        return absl::InvalidArgumentError(
+            "observer state: histogram counts must be finite and non-negative");
+      }
+    }
     h_.min_val = mn;
     h_.max_val = mx;
     h_.histogram = std::move(hist);
