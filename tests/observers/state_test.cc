@@ -227,15 +227,15 @@ TEST(ObserverState, MismatchedSpecsAndBadStatesAreErrors) {
   huge["batches"] = 5.55556e27;
   EXPECT_THAT(std::string(a->LoadStateJson(huge).message()), HasSubstr("floating-point"));
   // A histogram state must be one forward can leave: a NaN max_val (state_fuzz: merging it cast
-  // a NaN to int64) or a negative count is refused.
+  // a NaN to int64) or an infinite count is refused.
   std::vector<float> hx = {1.0f, 2.0f, 3.0f};
   ASSERT_TRUE(h->Observe(hx.data(), {3}).ok());
   hs = h->StateToJson();
   hs["max_val"] = 0x7fc00000u;  // NaN
   EXPECT_THAT(std::string(h->LoadStateJson(hs).message()), HasSubstr("min_val / max_val"));
   hs = h->StateToJson();
-  hs["histogram"][0] = 0xbf800000u;  // -1.0f
-  EXPECT_THAT(std::string(h->LoadStateJson(hs).message()), HasSubstr("non-negative"));
+  hs["histogram"][0] = 0x7f800000u;  // +inf
+  EXPECT_THAT(std::string(h->LoadStateJson(hs).message()), HasSubstr("counts must be finite"));
   hs = h->StateToJson();
   hs["histogram"] = nlohmann::json::array({"1", "2"});
   EXPECT_EQ(h->LoadStateJson(hs).code(), absl::StatusCode::kInvalidArgument);
