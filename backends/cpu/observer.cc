@@ -621,11 +621,14 @@ class HistogramObserverImpl final : public Observer {
           "observer state: min_val / max_val must be finite with min_val <= max_val (or +inf / "
           "-inf before the first batch)");
     }
-    // (Counts may be slightly negative: _combine_histograms and the merge round, as PyTorch's
-    // combining does, and a state written after them must load again. state_fuzz checks that.)
+    // Counts may be slightly negative (_combine_histograms and the merge round, as PyTorch's
+    // combining does, and a state written after them must load again: state_fuzz checks that).
+    // They are bounded by 2^64 in magnitude, far above any element count, so merging and
+    // combining loaded states cannot overflow float32 into inf / NaN.
     for (float c : hist) {
-      if (!std::isfinite(c)) {
-        return absl::InvalidArgumentError("observer state: histogram counts must be finite");
+      if (!std::isfinite(c) || std::fabs(c) > 0x1p64f) {
+        return absl::InvalidArgumentError(
+            "observer state: histogram counts must be finite, at most 2^64 in magnitude");
       }
     }
     h_.min_val = mn;
