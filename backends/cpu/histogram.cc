@@ -123,6 +123,12 @@ bool SamePlan(const BatchPlan& a, const BatchPlan& b) {
          a.downsample_rate == b.downsample_rate && a.start_idx == b.start_idx;
 }
 
+absl::Status MassError() {
+  return absl::InvalidArgumentError(
+      "HistogramObserver: the histogram's total count would pass 2^100 (a corrupt or "
+      "hand-made state)");
+}
+
 // The rest of forward, given the batch's histc over [plan.lo, plan.hi].
 absl::Status ApplyBatch(HistogramState* h, const BatchPlan& plan, std::vector<float> combined) {
   if (plan.restart) {
@@ -174,6 +180,7 @@ absl::Status ApplyBatch(HistogramState* h, const BatchPlan& plan, std::vector<fl
       prev_as_float = static_cast<float>(integral);
     }
   }
+  if (HistogramMass(combined) > kMaxHistogramMass) return MassError();
   h->histogram = std::move(combined);
   h->min_val = plan.lo;
   h->max_val = plan.hi;
@@ -181,6 +188,12 @@ absl::Status ApplyBatch(HistogramState* h, const BatchPlan& plan, std::vector<fl
 }
 
 }  // namespace
+
+double HistogramMass(const std::vector<float>& counts) {
+  double mass = 0.0;
+  for (float c : counts) mass += std::fabs(static_cast<double>(c));
+  return mass;
+}
 
 absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins,
                    const ObserverOptions& options, std::vector<float>* out) {
@@ -480,6 +493,9 @@ absl::Status HistogramMerge(HistogramState* h, const HistogramState& other) {
   if (!std::isfinite(combined_min) || !std::isfinite(combined_max)) {
     return absl::InvalidArgumentError(
         "cannot merge histograms: the merged range does not fit float32");
+  }
+  if (HistogramMass(h->histogram) + HistogramMass(other.histogram) > kMaxHistogramMass) {
+    return MassError();
   }
   if (combined_min == combined_max) {
     for (int64_t k = 0; k < h->bins; ++k) h->histogram[k] += other.histogram[k];

@@ -28,6 +28,13 @@ struct HistogramState {
   std::vector<float> histogram;  // `bins` float32 counts (fractional after combining)
 };
 
+// The most total count (sum of |counts|, in double) a HistogramState may hold: far above any
+// element count, and low enough that no rebinning or merge of such states overflows float32.
+// Loading a state checks it; forward and merge refuse (state unchanged) to pass it, so every
+// state they write loads again.
+constexpr double kMaxHistogramMass = 0x1p100;
+double HistogramMass(const std::vector<float>& counts);
+
 // torch.histc(x, bins, min=lo, max=hi) as float32 counts, threaded (exact for any thread count).
 // lo == hi widens to [lo - 1, hi + 1] as histc does. Non-finite bounds are InvalidArgument.
 absl::Status Histc(const float* data, size_t n, float lo, float hi, int64_t bins,

@@ -623,13 +623,15 @@ class HistogramObserverImpl final : public Observer {
     }
     // Counts may be slightly negative (_combine_histograms and the merge round, as PyTorch's
     // combining does, and a state written after them must load again: state_fuzz checks that).
-    // They are bounded by 2^64 in magnitude, far above any element count, so merging and
-    // combining loaded states cannot overflow float32 into inf / NaN.
+    // Their total is bounded (kMaxHistogramMass, far above any element count), which forward
+    // and merge also keep, so rebinning loaded states cannot overflow float32 into inf / NaN.
     for (float c : hist) {
-      if (!std::isfinite(c) || std::fabs(c) > 0x1p64f) {
-        return absl::InvalidArgumentError(
-            "observer state: histogram counts must be finite, at most 2^64 in magnitude");
+      if (!std::isfinite(c)) {
+        return absl::InvalidArgumentError("observer state: histogram counts must be finite");
       }
+    }
+    if (HistogramMass(hist) > kMaxHistogramMass) {
+      return absl::InvalidArgumentError("observer state: histogram counts total more than 2^100");
     }
     h_.min_val = mn;
     h_.max_val = mx;
