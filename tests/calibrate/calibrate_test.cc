@@ -4,7 +4,12 @@
 // has_customized_qrange) rebuilds exactly the spec it came from.
 #include "backends/cpu/calibrate/calibrate.h"
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -116,6 +121,63 @@ TEST(CalibratePlanTest, WronglyTypedFieldsAreErrors) {
   // A floating-point id only names the entry in messages (it was converted to int: undefined
   // behaviour when out of range).
   EXPECT_TRUE(SpecFromPlanEntry(json{{"id", 1e30}, {"class", "MinMaxObserver"}}).ok());
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The parity fixture (PyTorch's plan and batches) calibrated with 1, 2 and 3 threads: the observer
+// instances of a pass run on the worker pool, and the result must not depend on it.
+TEST(CalibrationTest, ThreadCountDoesNotChangeTheResult) {
+  const std::string dir = std::string(QPREP_SOURCE_DIR) + "/tests/calibrate/data/parity";
+  std::vector<std::string> results;
+  for (int threads : {1, 2, 3}) {
+    auto plan = ParsePlan(ReadText(dir + "/plan.json"));
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    CalibrateOptions options;
+    options.num_threads = threads;
+    auto c = Calibration::Create(*plan, options);
+    ASSERT_TRUE(c.ok()) << c.status();
+    int64_t passes_seen = 0;
+    ASSERT_TRUE((*c)->ObserveDir(dir + "/batches",
+                                 [&](const CalibrateProgress& p) { passes_seen = p.pass; })
+                    .ok());
+    EXPECT_EQ(passes_seen, 3);
+    auto result = (*c)->Result();
+    ASSERT_TRUE(result.ok()) << result.status();
+    results.push_back(result->dump());
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+// A bad batch stops calibration with its path, whatever the thread count.
+TEST(CalibrationTest, ABadBatchIsReportedWithItsPath) {
+  namespace fs = std::filesystem;
+  const std::string src = std::string(QPREP_SOURCE_DIR) + "/tests/calibrate/data/parity";
+  const fs::path tmp =
+      fs::temp_directory_path() / ("qprep_calibrate_bad_batch_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  fs::copy(src + "/batches", tmp / "batches", fs::copy_options::recursive);
+  const fs::path bad = tmp / "batches" / "activation_post_process_3" / "0001.npy";
+  std::ofstream(bad, std::ios::trunc) << "not an npy file";
+  for (int threads : {1, 2}) {
+    auto plan = ParsePlan(ReadText(src + "/plan.json"));
+    ASSERT_TRUE(plan.ok());
+    CalibrateOptions options;
+    options.num_threads = threads;
+    auto c = Calibration::Create(*plan, options);
+    ASSERT_TRUE(c.ok());
+    absl::Status s = (*c)->ObserveDir((tmp / "batches").string());
+    EXPECT_FALSE(s.ok()) << threads;
+    EXPECT_NE(std::string(s.message()).find(bad.string()), std::string::npos) << s;
+  }
+  fs::remove_all(tmp);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "backends/cpu/calibrate/calibrate.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "backends/cpu/calibrate/derived.h"
 #include "backends/cpu/calibrate/npy.h"
 #include "backends/cpu/equalization.h"
+#include "backends/cpu/parallel.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
 
@@ -381,23 +383,62 @@ absl::Status Calibration::ObserveDir(
   ASSIGN_OR_RETURN(auto files, FindBatches(dir));
   size_t passes = 0;
   for (const auto& f : files) passes = std::max(passes, f.size());
+  // Each observer instance takes its insertions' batches in plan order (a shared instance sees
+  // them as PyTorch's forward does). Instances are independent, so with several threads a pass
+  // hands whole instances to the threads, the next free thread taking the next instance (reading
+  // its .npy files as well); the tensor-level split of ObserverOptions::num_threads then runs
+  // inline on that thread (parallel.h). Every instance sees the same batches in the same order
+  // as with one thread, so the results are identical.
+  std::vector<std::vector<size_t>> by_instance(observers_.size());
+  for (size_t i = 0; i < plan_.insertions.size(); ++i) {
+    if (!files[i].empty()) by_instance[plan_.insertions[i].observer].push_back(i);
+  }
+  std::vector<size_t> instances;
+  for (size_t id = 0; id < by_instance.size(); ++id) {
+    if (!by_instance[id].empty()) instances.push_back(id);
+  }
+  const int threads = std::max(1, options_.num_threads);
   CalibrateProgress p;
   p.num_passes = static_cast<int64_t>(passes);
   for (size_t pass = 0; pass < passes; ++pass) {
+    // One status per insertion; the first failure in plan order among those seen is reported
+    // (after a failure the threads stop taking instances, so which one is seen first may depend
+    // on the thread count when several files are bad).
+    std::vector<absl::Status> status(plan_.insertions.size());
+    std::vector<int64_t> elements(plan_.insertions.size(), 0);
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    const auto work = [&](size_t, size_t, int) {
+      for (size_t k = next++; k < instances.size() && !failed.load(); k = next++) {
+        for (size_t i : by_instance[instances[k]]) {
+          if (pass >= files[i].size()) continue;
+          absl::StatusOr<NpyArray> a = ReadNpy(files[i][pass]);
+          absl::Status s =
+              a.ok() ? observers_[instances[k]]->Observe(a->data.data(), a->shape) : a.status();
+          if (!s.ok()) {
+            status[i] = a.ok() ? absl::Status(s.code(), absl::StrCat(files[i][pass], ": insertion ",
+                                                                     plan_.insertions[i].name, ": ",
+                                                                     s.message()))
+                               : s;
+            failed = true;
+            break;
+          }
+          elements[i] = a->num_elements();
+        }
+      }
+    };
+    ParallelChunks(threads, std::min<size_t>(static_cast<size_t>(threads), instances.size()), work);
+    for (const absl::Status& s : status) {
+      if (!s.ok()) return s;
+    }
     for (size_t i = 0; i < plan_.insertions.size(); ++i) {
       if (pass >= files[i].size()) continue;
-      const PlanInsertion& ins = plan_.insertions[i];
-      ASSIGN_OR_RETURN(NpyArray a, ReadNpy(files[i][pass]));
-      absl::Status s = observers_[ins.observer]->Observe(a.data.data(), a.shape);
-      if (!s.ok()) {
-        return absl::Status(
-            s.code(), absl::StrCat(files[i][pass], ": insertion ", ins.name, ": ", s.message()));
-      }
-      ++batches_[ins.observer];
-      elements_[ins.observer] += a.num_elements();
+      const int64_t id = plan_.insertions[i].observer;
+      ++batches_[id];
+      elements_[id] += elements[i];
       ++insertion_files_[i];
       ++p.files_done;
-      p.bytes_done += a.num_elements() * static_cast<int64_t>(sizeof(float));
+      p.bytes_done += elements[i] * static_cast<int64_t>(sizeof(float));
     }
     p.pass = static_cast<int64_t>(pass) + 1;
     if (progress) progress(p);

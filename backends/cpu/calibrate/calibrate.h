@@ -94,7 +94,8 @@ class Calibration {
   // allow_missing.
   absl::StatusOr<std::vector<std::vector<std::string>>> FindBatches(const std::string& dir) const;
 
-  // Feeds the batches of `dir`, pass by pass.
+  // Feeds the batches of `dir`, pass by pass. With num_threads > 1 the observer instances of a
+  // pass run on the worker pool, each in its own plan order; results do not depend on the count.
   absl::Status ObserveDir(const std::string& dir,
                           const std::function<void(const CalibrateProgress&)>& progress = {});
 
