@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
@@ -50,12 +51,6 @@ absl::Status HistcRange(float* lo, float* hi) {
   return absl::OkStatus();
 }
 
-int ThreadsFor(const ObserverOptions& options, size_t n) {
-  const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
-  return static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(options.num_threads, static_cast<int64_t>(n) / per)));
-}
-
 // Per-thread integer counts summed into float32 counts (exact for any thread count).
 void SumCounts(const std::vector<std::vector<uint32_t>>& counts, uint32_t bins,
                std::vector<float>* out) {
@@ -66,10 +61,6 @@ void SumCounts(const std::vector<std::vector<uint32_t>>& counts, uint32_t bins,
     (*out)[k] = static_cast<float>(c);
   }
 }
-
-// torch.min / torch.max of two float32 scalars: NaN propagates.
-float NanMin(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b < a ? b : a); }
-float NanMax(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b > a ? b : a); }
 
 // What HistogramObserver.forward does with a batch of the given min / max: restart the histogram
 // on the batch range (first batch, or a state that only saw one value), or histc the batch over
@@ -255,11 +246,8 @@ bool SpeculativePass(const float* data, size_t n, float lo, float hi, uint32_t b
   });
   const bool stopped = left_range.load();
   if (stopped && counts_decide) {
-    std::fill(mins.begin(), mins.end(), kInf);
-    std::fill(maxs.begin(), maxs.end(), -kInf);
-    ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
-      kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
-    });
+    std::tie(*batch_min, *batch_max) = TensorMinMax(data, n, options);
+    return false;
   }
   *batch_min = mins[0];
   *batch_max = maxs[0];
@@ -329,19 +317,7 @@ absl::Status HistogramObserveBatch(HistogramState* h, const float* data, size_t 
     }
   }
   // No running range to speculate with: min / max first (torch.aminmax), then histc.
-  {
-    const int threads = ThreadsFor(options, n);
-    std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
-    ParallelChunks(threads, n, [&](size_t s, size_t e, int t) {
-      kernels::MinMax(data + s, e - s, &mins[t], &maxs[t]);
-    });
-    batch_min = mins[0];
-    batch_max = maxs[0];
-    for (int t = 1; t < threads; ++t) {
-      batch_min = NanMin(batch_min, mins[t]);
-      batch_max = NanMax(batch_max, maxs[t]);
-    }
-  }
+  std::tie(batch_min, batch_max) = TensorMinMax(data, n, options);
   st.passes = 2;
   return HistogramObserve(h, data, n, batch_min, batch_max, options);
 }

@@ -122,31 +122,6 @@ absl::StatusOr<ChannelView> ViewAround(const std::vector<int64_t>& shape, int64_
 
 // ---- threads -----------------------------------------------------------------------------------
 
-int ThreadsFor(const ObserverOptions& o, size_t elements) {
-  const int64_t per = std::max<int64_t>(1, o.min_elements_per_thread);
-  const int64_t useful = static_cast<int64_t>(elements) / per;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(o.num_threads, useful)));
-}
-
-// torch.min / torch.max elementwise: NaN propagates.
-float NanMin(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b < a ? b : a); }
-float NanMax(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : (b > a ? b : a); }
-
-// Whole-tensor min / max (torch.aminmax), threaded; exact for any thread count.
-std::pair<float, float> TensorMinMax(const float* p, size_t n, const ObserverOptions& o) {
-  const int threads = ThreadsFor(o, n);
-  std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
-  ParallelChunks(threads, n, [&](size_t b, size_t e, int t) {
-    kernels::MinMax(p + b, e - b, &mins[t], &maxs[t]);
-  });
-  float mn = mins[0], mx = maxs[0];
-  for (int t = 1; t < threads; ++t) {
-    mn = NanMin(mn, mins[t]);
-    mx = NanMax(mx, maxs[t]);
-  }
-  return {mn, mx};
-}
-
 // Per-channel min / max of one batch (torch.aminmax(y, dim=1) after PyTorch's permute+flatten).
 void BatchChannelMinMax(const float* p, const ChannelView& v, const ObserverOptions& o,
                         std::vector<float>* mins, std::vector<float>* maxs) {

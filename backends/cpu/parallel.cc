@@ -16,9 +16,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "backends/cpu/kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -155,6 +158,27 @@ void ParallelChunks(int threads, size_t n, Fn fn) {
     return;
   }
   ThePool().Run(k, n, fn);
+}
+
+int ThreadsFor(const ObserverOptions& options, size_t elements) {
+  const int64_t per = std::max<int64_t>(1, options.min_elements_per_thread);
+  const int64_t useful = static_cast<int64_t>(elements) / per;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(options.num_threads, useful)));
+}
+
+std::pair<float, float> TensorMinMax(const float* p, size_t n, const ObserverOptions& options) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const int threads = ThreadsFor(options, n);
+  std::vector<float> mins(threads, kInf), maxs(threads, -kInf);
+  ParallelChunks(threads, n, [&](size_t b, size_t e, int t) {
+    kernels::MinMax(p + b, e - b, &mins[t], &maxs[t]);
+  });
+  float mn = mins[0], mx = maxs[0];
+  for (int t = 1; t < threads; ++t) {
+    mn = NanMin(mn, mins[t]);
+    mx = NanMax(mx, maxs[t]);
+  }
+  return {mn, mx};
 }
 
 }  // namespace qprep::observers

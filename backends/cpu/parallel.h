@@ -17,13 +17,32 @@
 #ifndef QPREP_BACKENDS_CPU_PARALLEL_H_
 #define QPREP_BACKENDS_CPU_PARALLEL_H_
 
+#include <cmath>
 #include <cstddef>
+#include <utility>
 
 #include "absl/functional/function_ref.h"
+#include "backends/cpu/observer.h"
 
 namespace qprep::observers {
 
 void ParallelChunks(int threads, size_t n, absl::FunctionRef<void(size_t, size_t, int)> fn);
+
+// The thread count for `elements` values: options.num_threads, but no more threads than
+// options.min_elements_per_thread fills; at least 1.
+int ThreadsFor(const ObserverOptions& options, size_t elements);
+
+// torch.min / torch.max of two float32 scalars (combining per-chunk results): NaN propagates.
+inline float NanMin(float a, float b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : (b < a ? b : a);
+}
+inline float NanMax(float a, float b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : (b > a ? b : a);
+}
+
+// Whole-tensor min / max (torch.aminmax) of p[0, n) over ThreadsFor(options, n) chunks; exact
+// for any thread count.
+std::pair<float, float> TensorMinMax(const float* p, size_t n, const ObserverOptions& options);
 
 }  // namespace qprep::observers
 
